@@ -1,0 +1,79 @@
+# cdrp build: cdrpd (daemon), cdrp (client), tests and benchmarks.
+# `make demo` and `make check` are the two commands in the README.
+
+CC      ?= gcc
+PKGS    := libevent_openssl libevent openssl libpq jansson
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2
+CFLAGS  ?= -O2 -g
+CFLAGS  += $(WARN) -D_GNU_SOURCE -Iproto -I$(B) $(shell pkg-config --cflags $(PKGS))
+LDLIBS  := $(shell pkg-config --libs $(PKGS))
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+# B is the build directory; the sanitizer build uses its own.
+B ?= build
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+PROTO_SRC  := $(wildcard proto/*.c)
+DAEMON_SRC := $(wildcard daemon/*.c)
+CLIENT_SRC := $(wildcard client/*.c)
+SQL        := $(sort $(wildcard sql/*.sql))
+# Daemon units the unit tests link against (everything but main).
+DAEMON_LIB := $(filter-out daemon/main.c,$(DAEMON_SRC))
+UNIT_SRC   := $(wildcard tests/unit/*.c)
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+.PHONY: all deps check check-unit check-integration check-asan bench demo format format-check clean
+all: $(B)/cdrpd $(B)/cdrp
+
+deps:
+	deploy/install-deps
+
+$(B)/obj/%.o: %.c $(wildcard proto/*.h daemon/*.h client/*.h) | $(B)/migrations.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Migrations are compiled into cdrpd so the binary and the schema version
+# it expects can never drift apart.
+$(B)/migrations.h: $(SQL) deploy/embed-sql
+	@mkdir -p $(B)
+	deploy/embed-sql $(SQL) > $@.tmp && mv $@.tmp $@
+
+$(B)/cdrpd: $(call obj,$(DAEMON_SRC) $(PROTO_SRC))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/cdrp: $(call obj,$(CLIENT_SRC) $(PROTO_SRC))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/unit: $(call obj,$(UNIT_SRC) $(DAEMON_LIB) $(PROTO_SRC))
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+
+check: deps
+	$(MAKE) check-unit check-integration
+	$(MAKE) check-asan
+
+check-unit: $(B)/unit
+	$(B)/unit
+
+check-integration: $(B)/cdrpd $(B)/cdrp
+	CDRP_BIN=$(abspath $(B)) tests/integration/run
+
+# The whole suite again under AddressSanitizer + UBSan; any report fails.
+check-asan:
+	$(MAKE) B=build-asan CFLAGS="$(SAN_FLAGS)" check-unit check-integration \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+demo: deps all
+	deploy/demo
+
+bench: deps all
+	CDRP_BIN=$(abspath $(B)) tests/bench/run
+
+FORMAT_SRC := $(wildcard daemon/*.[ch] client/*.[ch] proto/*.[ch] tests/unit/*.c tests/bench/*.c)
+format:
+	clang-format -i $(FORMAT_SRC)
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_SRC)
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,89 @@
+/* proto.h: the API contract shared by cdrpd and cdrp -- error codes,
+ * request validation and JSON helpers. Validation lives here once so the
+ * daemon and the client refuse exactly the same input. */
+#ifndef CDRP_PROTO_H
+#define CDRP_PROTO_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PROTO_WUR __attribute__((warn_unused_result))
+
+/* Named limits of the API itself (transport limits live in the config). */
+#define PROTO_IDEMPOTENCY_KEY_MAX 200
+#define PROTO_LIST_LIMIT_MAX 200
+#define PROTO_LIST_LIMIT_DEFAULT 50
+#define PROTO_FIELD_PATH_MAX 128
+
+/* Stable, machine-readable error codes (proto/API.md lists them). */
+enum proto_err {
+	PROTO_OK = 0,
+	PROTO_MALFORMED_JSON,
+	PROTO_DUPLICATE_FIELD,
+	PROTO_UNKNOWN_FIELD,
+	PROTO_MISSING_FIELD,
+	PROTO_INVALID_FIELD,
+	PROTO_INVALID_IDEMPOTENCY_KEY,
+	PROTO_INVALID_PARAMETER,
+	PROTO_UNKNOWN_IDENTITY,
+	PROTO_FORBIDDEN,
+	PROTO_NOT_FOUND,
+	PROTO_NO_ROUTE,
+	PROTO_METHOD_NOT_ALLOWED,
+	PROTO_IDEMPOTENCY_CONFLICT,
+	PROTO_BODY_TOO_LARGE,
+	PROTO_UNSUPPORTED_MEDIA_TYPE,
+	PROTO_HEADERS_TOO_LARGE,
+	PROTO_INTERNAL,
+	PROTO_DATABASE_UNAVAILABLE,
+	PROTO_DEADLINE_EXCEEDED,
+	PROTO_ERR_COUNT
+};
+
+/* A validation failure: which code, which field, and a human detail that
+ * never quotes the rejected value (it may be personal data). */
+struct proto_error {
+	enum proto_err code;
+	char field[PROTO_FIELD_PATH_MAX];
+	char detail[256];
+};
+
+const char *proto_err_code(enum proto_err e);	/* "invalid_field" */
+const char *proto_err_title(enum proto_err e);	/* human title */
+int proto_err_status(enum proto_err e);		/* HTTP status */
+/* Look a code string up again (client side); PROTO_ERR_COUNT if unknown. */
+enum proto_err proto_err_from_code(const char *code);
+
+/* Problem+json body for an error; caller frees with json_decref. */
+json_t *proto_problem(const struct proto_error *pe) PROTO_WUR;
+
+/* Parse a JSON request body strictly: must be an object, valid UTF-8, no
+ * duplicate keys. On failure fills *pe and returns NULL. */
+json_t *proto_parse_body(const char *buf, size_t len, struct proto_error *pe) PROTO_WUR;
+
+/* Validate a referral submission (POST /v1/referrals) in place. `today` is
+ * "YYYY-MM-DD" in UTC, used to refuse dates in the future. */
+bool proto_validate_referral(json_t *body, const char *today, struct proto_error *pe) PROTO_WUR;
+
+/* 1..200 printable ASCII characters. */
+bool proto_valid_idempotency_key(const char *key, struct proto_error *pe) PROTO_WUR;
+
+/* Query parameters of GET /v1/referrals. */
+struct proto_list_query {
+	const char *status; /* NULL or a referral status */
+	int limit;
+	long long after_id; /* 0 = from the newest */
+};
+bool proto_parse_list_query(const char *status, const char *limit, const char *cursor,
+			    struct proto_list_query *q, struct proto_error *pe) PROTO_WUR;
+/* Opaque cursor <-> last id seen. */
+void proto_cursor_encode(long long id, char *out, size_t outlen);
+
+/* Valid calendar date "YYYY-MM-DD" (leap years included). */
+bool proto_valid_date(const char *s);
+
+/* Canonical text of a JSON value (sorted keys, compact); caller frees. */
+char *proto_canonical(const json_t *v) PROTO_WUR;
+
+#endif
