@@ -77,8 +77,6 @@ struct proto_list_query {
 };
 bool proto_parse_list_query(const char *status, const char *limit, const char *cursor,
 			    struct proto_list_query *q, struct proto_error *pe) PROTO_WUR;
-/* Opaque cursor <-> last id seen. */
-void proto_cursor_encode(long long id, char *out, size_t outlen);
 
 /* Valid calendar date "YYYY-MM-DD" (leap years included). */
 bool proto_valid_date(const char *s);

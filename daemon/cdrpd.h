@@ -1,0 +1,125 @@
+/* cdrpd.h: the daemon's subsystems and how they meet. Each block below is
+ * one file with one prefix: log_ (log.c), cfg_ (config.c), tls_ (tls.c),
+ * db_ (db.c), http_ (http.c), api_ (api.c). main.c wires them together. */
+#ifndef CDRPD_H
+#define CDRPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <openssl/ssl.h>
+
+#define WUR __attribute__((warn_unused_result))
+
+/* ---- log.c: levelled logging to stderr or syslog. Never personal data. */
+enum log_level { LL_ERROR, LL_WARN, LL_INFO, LL_DEBUG };
+void log_init(enum log_level level, bool use_syslog);
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool log_level_parse(const char *s, enum log_level *out) WUR;
+#define log_error(...) log_msg(LL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LL_DEBUG, __VA_ARGS__)
+/* Broken invariant or out of memory: log and abort. */
+__attribute__((noreturn)) void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- config.c: the `key = value` config file (deploy/cdrpd.conf.example). */
+#define CFG_STR_MAX 1024
+struct cfg {
+	char listen_host[256];
+	int listen_port;
+	char port_file[CFG_STR_MAX];
+	char tls_cert[CFG_STR_MAX], tls_key[CFG_STR_MAX], tls_ca[CFG_STR_MAX];
+	char tls_crl[CFG_STR_MAX];
+	char database[CFG_STR_MAX];
+	char migrate_database[CFG_STR_MAX];
+	int pool_size;
+	int pipeline_depth;
+	int max_queue;
+	size_t max_body_bytes;
+	size_t max_header_bytes;
+	int max_connections;
+	int idle_timeout_s;
+	int request_deadline_ms;
+	enum log_level log_level;
+	bool log_syslog;
+};
+void cfg_defaults(struct cfg *c);
+/* Parse config text; on error writes "line N: why" into err. */
+bool cfg_parse(const char *text, struct cfg *c, char *err, size_t errlen) WUR;
+bool cfg_load(const char *path, struct cfg *c, char *err, size_t errlen) WUR;
+
+/* ---- tls.c: server TLS context and certificate identity. */
+#define TLS_AGENCY_MAX 17 /* agency code: 2..16 of [A-Z0-9] */
+#define TLS_USER_MAX 201  /* CN: 1..200 bytes of UTF-8 */
+struct tls_identity {
+	char agency[TLS_AGENCY_MAX];
+	char user[TLS_USER_MAX];
+};
+/* Builds a context from the config's cert, key, CA and CRL; NULL + err. */
+SSL_CTX *tls_server_ctx(const struct cfg *c, char *err, size_t errlen) WUR;
+/* O and CN of a verified peer certificate, each present exactly once. */
+bool tls_identity_from_cert(X509 *cert, struct tls_identity *id) WUR;
+
+/* ---- db.c: asynchronous PostgreSQL pool (libpq pipeline mode). */
+enum db_stmt { DB_HEALTH, DB_REFERRAL_SUBMIT, DB_REFERRAL_GET, DB_REFERRAL_LIST, DB_STMT_COUNT };
+#define DB_MAX_PARAMS 6
+enum db_outcome {
+	DB_DONE,	/* the function answered: status/body/replay are valid */
+	DB_UNAVAILABLE, /* no connection, or it broke: may or may not have committed */
+	DB_FAILED	/* the statement failed: a bug or a constraint */
+};
+struct db_result {
+	enum db_outcome outcome;
+	int status;
+	const char *body; /* valid only during the callback */
+	size_t body_len;
+	bool replay;
+};
+typedef void (*db_cb)(void *arg, const struct db_result *r);
+struct db_pool;
+struct db_query;
+struct db_pool *db_pool_new(struct event_base *base, const struct cfg *c) WUR;
+void db_pool_free(struct db_pool *p);
+/* Queues a call; the callback runs exactly once, later, from the loop,
+ * unless db_cancel() was called first. Never blocks. */
+struct db_query *db_call(struct db_pool *p, enum db_stmt stmt, const char *const *params,
+			 int nparams, db_cb cb, void *arg) WUR;
+void db_cancel(struct db_query *q);
+int db_ready_count(const struct db_pool *p);
+/* Blocking helpers for startup and `cdrpd --migrate` (not on the loop). */
+int db_expected_version(void);
+bool db_check_schema(const char *conninfo, char *err, size_t errlen) WUR;
+bool db_migrate(const char *conninfo, char *err, size_t errlen) WUR;
+
+/* ---- http.c: HTTPS server: listener, TLS per connection, limits. */
+struct daemon;
+bool http_start(struct daemon *d, char *err, size_t errlen) WUR;
+void http_stop_accepting(struct daemon *d);
+void http_free(struct daemon *d);
+
+/* ---- api.c: routes and handlers. */
+void api_handle(struct evhttp_request *req, void *arg);
+
+/* The daemon's state, owned by main.c. */
+struct daemon {
+	struct event_base *base;
+	struct cfg cfg;
+	const char *cfg_path;
+	SSL_CTX *ssl_ctx; /* swapped on SIGHUP; connections keep their own ref */
+	struct evhttp *http;
+	struct evconnlistener *listener;
+	struct db_pool *db;
+	int nconns;
+	bool listener_paused;
+	bool stopping;
+	int inflight; /* requests accepted and not yet answered */
+	uint64_t next_request_id;
+};
+/* Called by api.c when a request is finished, to let SIGTERM complete. */
+void daemon_request_done(struct daemon *d);
+
+#endif

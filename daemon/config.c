@@ -1,0 +1,217 @@
+/* config.c: parse cdrpd's `key = value` configuration file. Every limit a
+ * client can push against has a named key and a default here. */
+#include "cdrpd.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CFG_FILE_MAX (64 * 1024)
+
+void cfg_defaults(struct cfg *c)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->listen_host, sizeof c->listen_host, "127.0.0.1");
+	c->listen_port = 8443;
+	c->pool_size = 4;
+	c->pipeline_depth = 16;
+	c->max_queue = 1024;
+	c->max_body_bytes = 64 * 1024;
+	c->max_header_bytes = 8 * 1024;
+	c->max_connections = 256;
+	c->idle_timeout_s = 30;
+	c->request_deadline_ms = 5000;
+	c->log_level = LL_INFO;
+}
+
+static bool parse_int(const char *v, long lo, long hi, long *out)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n < lo || n > hi)
+		return false;
+	*out = n;
+	return true;
+}
+
+static bool parse_listen(const char *v, struct cfg *c)
+{
+	const char *colon = strrchr(v, ':');
+	long port;
+	if (!colon || colon == v || (size_t)(colon - v) >= sizeof c->listen_host)
+		return false;
+	if (!parse_int(colon + 1, 0, 65535, &port))
+		return false;
+	memcpy(c->listen_host, v, (size_t)(colon - v));
+	c->listen_host[colon - v] = '\0';
+	c->listen_port = (int)port;
+	return true;
+}
+
+struct int_key {
+	const char *name;
+	long lo, hi;
+	size_t off;
+	bool is_size;
+};
+#define INT_KEY(n, lo, hi) {#n, lo, hi, offsetof(struct cfg, n), false}
+#define SIZE_KEY(n, lo, hi) {#n, lo, hi, offsetof(struct cfg, n), true}
+static const struct int_key int_keys[] = {
+	INT_KEY(pool_size, 1, 64),
+	INT_KEY(pipeline_depth, 1, 256),
+	INT_KEY(max_queue, 0, 100000),
+	SIZE_KEY(max_body_bytes, 256, 16 * 1024 * 1024),
+	SIZE_KEY(max_header_bytes, 512, 256 * 1024),
+	INT_KEY(max_connections, 1, 100000),
+	INT_KEY(idle_timeout_s, 1, 3600),
+	INT_KEY(request_deadline_ms, 10, 600000),
+};
+struct str_key {
+	const char *name;
+	size_t off;
+};
+#define STR_KEY(n) {#n, offsetof(struct cfg, n)}
+static const struct str_key str_keys[] = {
+	STR_KEY(port_file), STR_KEY(tls_cert), STR_KEY(tls_key), STR_KEY(tls_ca),
+	STR_KEY(tls_crl),   STR_KEY(database), STR_KEY(migrate_database),
+};
+
+static bool set_key(struct cfg *c, const char *k, const char *v, char *why, size_t whylen)
+{
+	if (strcmp(k, "listen") == 0) {
+		if (!parse_listen(v, c))
+			snprintf(why, whylen, "listen must be HOST:PORT");
+		return why[0] == '\0';
+	}
+	if (strcmp(k, "log_level") == 0) {
+		if (!log_level_parse(v, &c->log_level))
+			snprintf(why, whylen, "log_level must be error, warn, info or debug");
+		return why[0] == '\0';
+	}
+	if (strcmp(k, "log_target") == 0) {
+		if (strcmp(v, "stderr") == 0 || strcmp(v, "syslog") == 0)
+			c->log_syslog = v[1] == 'y';
+		else
+			snprintf(why, whylen, "log_target must be stderr or syslog");
+		return why[0] == '\0';
+	}
+	for (size_t i = 0; i < sizeof int_keys / sizeof int_keys[0]; i++) {
+		const struct int_key *ik = &int_keys[i];
+		long n;
+		if (strcmp(k, ik->name) != 0)
+			continue;
+		if (!parse_int(v, ik->lo, ik->hi, &n)) {
+			snprintf(why, whylen, "%s must be an integer from %ld to %ld", k, ik->lo,
+				 ik->hi);
+			return false;
+		}
+		if (ik->is_size)
+			*(size_t *)((char *)c + ik->off) = (size_t)n;
+		else
+			*(int *)((char *)c + ik->off) = (int)n;
+		return true;
+	}
+	for (size_t i = 0; i < sizeof str_keys / sizeof str_keys[0]; i++) {
+		if (strcmp(k, str_keys[i].name) != 0)
+			continue;
+		if (strlen(v) >= CFG_STR_MAX) {
+			snprintf(why, whylen, "%s is too long", k);
+			return false;
+		}
+		snprintf((char *)c + str_keys[i].off, CFG_STR_MAX, "%s", v);
+		return true;
+	}
+	snprintf(why, whylen, "unknown key '%.64s'", k);
+	return false;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+bool cfg_parse(const char *text, struct cfg *c, char *err, size_t errlen)
+{
+	bool ok = false;
+	char *copy = strdup(text);
+	if (!copy)
+		log_fatal("out of memory");
+	int lineno = 0;
+	for (char *line = copy, *next; line; line = next) {
+		char why[160] = "";
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		char *hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		char *s = trim(line);
+		if (!*s)
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			snprintf(err, errlen, "line %d: expected key = value", lineno);
+			goto out;
+		}
+		*eq = '\0';
+		if (!set_key(c, trim(s), trim(eq + 1), why, sizeof why)) {
+			snprintf(err, errlen, "line %d: %s", lineno, why);
+			goto out;
+		}
+	}
+	static const char *const required[] = {"tls_cert", "tls_key", "tls_ca", "database"};
+	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+		for (size_t j = 0; j < sizeof str_keys / sizeof str_keys[0]; j++) {
+			if (strcmp(str_keys[j].name, required[i]) == 0 &&
+			    !((char *)c + str_keys[j].off)[0]) {
+				snprintf(err, errlen, "missing required key '%s'", required[i]);
+				goto out;
+			}
+		}
+	}
+	ok = true;
+out:
+	free(copy);
+	return ok;
+}
+
+bool cfg_load(const char *path, struct cfg *c, char *err, size_t errlen)
+{
+	bool ok = false;
+	char *buf = NULL;
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	buf = malloc(CFG_FILE_MAX + 1);
+	if (!buf)
+		log_fatal("out of memory");
+	size_t n = fread(buf, 1, CFG_FILE_MAX + 1, f);
+	if (n > CFG_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path, CFG_FILE_MAX);
+		goto out;
+	}
+	buf[n] = '\0';
+	char why[400];
+	cfg_defaults(c);
+	if (!cfg_parse(buf, c, why, sizeof why)) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		goto out;
+	}
+	ok = true;
+out:
+	free(buf);
+	if (f)
+		fclose(f);
+	return ok;
+}

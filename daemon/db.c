@@ -1,0 +1,622 @@
+/* db.c: PostgreSQL for cdrpd. A pool of non-blocking libpq connections
+ * watched by libevent, each in pipeline mode so concurrent requests never
+ * wait on each other's round trips. Each request is one call of a cdrp_api
+ * function (one statement, its own transaction, closed by its own sync).
+ * A broken connection fails its in-flight calls as DB_UNAVAILABLE (the
+ * caller answers 503: a call may have committed, and a retry with the same
+ * Idempotency-Key is safe) and reconnects with backoff.
+ *
+ * Also the blocking helpers used before the loop starts: schema check and
+ * migrations (compiled in from sql/ by deploy/embed-sql). */
+#include "cdrpd.h"
+
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "migrations.h"
+
+#define DB_BACKOFF_MIN_MS 100
+#define DB_BACKOFF_MAX_MS 5000
+
+static const struct {
+	const char *name;
+	const char *sql;
+	int nparams;
+} stmts[DB_STMT_COUNT] = {
+	[DB_HEALTH] = {"health", "SELECT status, body, replay FROM cdrp_api.health($1, $2)", 2},
+	[DB_REFERRAL_SUBMIT] = {"referral_submit",
+				"SELECT status, body, replay FROM "
+				"cdrp_api.referral_submit($1, $2, $3, $4::bytea, $5::jsonb)",
+				5},
+	[DB_REFERRAL_GET] = {"referral_get",
+			     "SELECT status, body, replay FROM cdrp_api.referral_get($1, $2, "
+			     "$3::bigint)",
+			     3},
+	[DB_REFERRAL_LIST] = {"referral_list",
+			      "SELECT status, body, replay FROM cdrp_api.referral_list($1, $2, "
+			      "$3, $4::bigint, $5::int)",
+			      5},
+};
+#define SCHEMA_VERSION_SQL "SELECT coalesce(max(version), 0) FROM public.cdrp_schema_migrations"
+
+struct db_query {
+	TAILQ_ENTRY(db_query) link;
+	enum db_stmt stmt;
+	int nparams;
+	char *params[DB_MAX_PARAMS];
+	db_cb cb; /* NULL once cancelled */
+	void *arg;
+	PGresult *res; /* first result of the statement */
+	bool setup;    /* an internal setup step, not a caller's query */
+};
+TAILQ_HEAD(query_list, db_query);
+
+enum conn_state { C_DOWN, C_CONNECTING, C_SETUP, C_READY };
+
+struct db_conn {
+	struct db_pool *pool;
+	int index;
+	PGconn *pg;
+	struct event *io;
+	struct event *retry;
+	enum conn_state state;
+	int backoff_ms;
+	struct query_list inflight;
+	int ninflight;
+	bool want_write;
+};
+
+struct db_pool {
+	struct event_base *base;
+	const struct cfg *cfg;
+	struct db_conn *conns;
+	int nconns;
+	struct query_list waiting; /* no connection had room */
+	int nwaiting;
+	struct event *drain; /* fails waiting queries when nothing is up */
+};
+
+static void conn_io(evutil_socket_t fd, short what, void *arg);
+static void conn_start(struct db_conn *c);
+static void pool_dispatch(struct db_pool *p);
+
+static void query_free(struct db_query *q)
+{
+	for (int i = 0; i < q->nparams; i++)
+		free(q->params[i]);
+	PQclear(q->res);
+	free(q);
+}
+
+static void query_finish(struct db_query *q, enum db_outcome outcome)
+{
+	struct db_result r = {.outcome = outcome};
+	if (outcome == DB_DONE && q->res) {
+		if (PQresultStatus(q->res) == PGRES_TUPLES_OK && PQntuples(q->res) == 1 &&
+		    PQnfields(q->res) == 3) {
+			r.status = atoi(PQgetvalue(q->res, 0, 0));
+			r.body = PQgetvalue(q->res, 0, 1);
+			r.body_len = (size_t)PQgetlength(q->res, 0, 1);
+			r.replay = PQgetvalue(q->res, 0, 2)[0] == 't';
+		} else {
+			const char *state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
+			/* Shutdown, lost connection, resources, serialization: retryable. */
+			bool transient = state && (strncmp(state, "57P", 3) == 0 ||
+						   strncmp(state, "08", 2) == 0 ||
+						   strncmp(state, "53", 2) == 0 ||
+						   strncmp(state, "40", 2) == 0);
+			const char *constraint = PQresultErrorField(q->res, PG_DIAG_CONSTRAINT_NAME);
+			log_error("db: %s failed: sqlstate %s%s%s", stmts[q->stmt].name,
+				  state ? state : "?", constraint ? " constraint " : "",
+				  constraint ? constraint : "");
+			r.outcome = transient ? DB_UNAVAILABLE : DB_FAILED;
+		}
+	} else if (outcome == DB_DONE) {
+		r.outcome = DB_FAILED;
+	}
+	if (q->cb)
+		q->cb(q->arg, &r);
+	query_free(q);
+}
+
+static void fail_all(struct query_list *list, int *count)
+{
+	struct db_query *q;
+	while ((q = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, q, link);
+		(*count)--;
+		if (q->setup)
+			query_free(q);
+		else
+			query_finish(q, DB_UNAVAILABLE);
+	}
+}
+
+static void conn_schedule_retry(struct db_conn *c)
+{
+	struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
+	evtimer_add(c->retry, &tv);
+	c->backoff_ms = c->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS
+							     : c->backoff_ms * 2;
+}
+
+static void conn_down(struct db_conn *c, const char *why)
+{
+	if (c->state == C_READY)
+		log_warn("db: connection %d lost (%s); reconnecting", c->index, why);
+	else
+		log_debug("db: connection %d failed (%s)", c->index, why);
+	if (c->io) {
+		event_free(c->io);
+		c->io = NULL;
+	}
+	if (c->pg) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	c->state = C_DOWN;
+	c->want_write = false;
+	fail_all(&c->inflight, &c->ninflight);
+	conn_schedule_retry(c);
+	/* Queries waiting for room fail now if no connection is left. */
+	if (db_ready_count(c->pool) == 0)
+		event_active(c->pool->drain, 0, 0);
+}
+
+static void conn_watch(struct db_conn *c, bool want_write)
+{
+	short what = EV_READ | EV_PERSIST | (want_write ? EV_WRITE : 0);
+	if (c->io && c->want_write == want_write && event_pending(c->io, EV_READ, NULL))
+		return;
+	if (c->io)
+		event_free(c->io);
+	c->io = event_new(c->pool->base, PQsocket(c->pg), what, conn_io, c);
+	if (!c->io)
+		log_fatal("out of memory");
+	c->want_write = want_write;
+	event_add(c->io, NULL);
+}
+
+/* Push buffered output; watch for writability only while some remains. */
+static bool conn_flush(struct db_conn *c)
+{
+	int r = PQflush(c->pg);
+	if (r < 0) {
+		conn_down(c, "write failed");
+		return false;
+	}
+	conn_watch(c, r == 1);
+	return true;
+}
+
+static struct db_query *query_new(enum db_stmt stmt, const char *const *params, int nparams)
+{
+	struct db_query *q = calloc(1, sizeof *q);
+	if (!q)
+		log_fatal("out of memory");
+	q->stmt = stmt;
+	q->nparams = nparams;
+	for (int i = 0; i < nparams; i++) {
+		if (params[i] && !(q->params[i] = strdup(params[i])))
+			log_fatal("out of memory");
+	}
+	return q;
+}
+
+static bool conn_send(struct db_conn *c, struct db_query *q)
+{
+	int ok;
+	if (q->setup && q->stmt == DB_STMT_COUNT)
+		ok = PQsendQueryParams(c->pg, SCHEMA_VERSION_SQL, 0, NULL, NULL, NULL, NULL, 0);
+	else if (q->setup)
+		ok = PQsendPrepare(c->pg, stmts[q->stmt].name, stmts[q->stmt].sql,
+				   stmts[q->stmt].nparams, NULL);
+	else
+		ok = PQsendQueryPrepared(c->pg, stmts[q->stmt].name, q->nparams,
+					 (const char *const *)q->params, NULL, NULL, 0);
+	if (!ok || !PQpipelineSync(c->pg))
+		return false;
+	TAILQ_INSERT_TAIL(&c->inflight, q, link);
+	c->ninflight++;
+	return true;
+}
+
+/* After connecting: prepare every statement and read the schema version,
+ * all in one pipeline. The version query goes last; its answer makes the
+ * connection ready. */
+static void conn_setup(struct db_conn *c)
+{
+	if (PQenterPipelineMode(c->pg) != 1) {
+		conn_down(c, "cannot enter pipeline mode");
+		return;
+	}
+	c->state = C_SETUP;
+	for (int s = 0; s <= DB_STMT_COUNT; s++) {
+		struct db_query *q = query_new((enum db_stmt)s, NULL, 0);
+		q->setup = true;
+		if (!conn_send(c, q)) {
+			query_free(q);
+			conn_down(c, "cannot send setup");
+			return;
+		}
+	}
+	(void)conn_flush(c);
+}
+
+static void setup_done(struct db_conn *c, struct db_query *q)
+{
+	if (q->stmt != DB_STMT_COUNT) {
+		if (!q->res || PQresultStatus(q->res) != PGRES_COMMAND_OK) {
+			const char *state = q->res ? PQresultErrorField(q->res, PG_DIAG_SQLSTATE) : NULL;
+			log_error("db: cannot prepare %s (sqlstate %s): is the schema migrated?",
+				  stmts[q->stmt].name, state ? state : "?");
+		}
+		return;
+	}
+	int version = q->res && PQresultStatus(q->res) == PGRES_TUPLES_OK
+			      ? atoi(PQgetvalue(q->res, 0, 0))
+			      : -1;
+	if (version != db_expected_version()) {
+		log_error("db: schema version %d, cdrpd needs %d: run `cdrpd --migrate -c FILE`",
+			  version, db_expected_version());
+		return; /* stays in setup: never ready, requests get 503 */
+	}
+	c->state = C_READY;
+	c->backoff_ms = DB_BACKOFF_MIN_MS;
+	log_info("db: connection %d ready", c->index);
+	pool_dispatch(c->pool);
+}
+
+static void conn_read(struct db_conn *c)
+{
+	if (!PQconsumeInput(c->pg)) {
+		conn_down(c, "read failed");
+		return;
+	}
+	struct db_query *q;
+	while ((q = TAILQ_FIRST(&c->inflight)) != NULL && !PQisBusy(c->pg)) {
+		PGresult *res = PQgetResult(c->pg);
+		if (!res) {
+			if (!q->res)
+				break; /* nothing more yet */
+			continue;  /* end of this statement's results; its sync follows */
+		}
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			TAILQ_REMOVE(&c->inflight, q, link);
+			c->ninflight--;
+			if (q->setup) {
+				setup_done(c, q);
+				query_free(q);
+			} else {
+				query_finish(q, DB_DONE);
+			}
+			continue;
+		}
+		if (!q->res)
+			q->res = res;
+		else
+			PQclear(res);
+	}
+	if (!c->pg)
+		return; /* went down while dispatching */
+	if (PQstatus(c->pg) == CONNECTION_BAD)
+		conn_down(c, "connection closed");
+	else if (c->state == C_READY)
+		pool_dispatch(c->pool);
+}
+
+static void conn_poll_connect(struct db_conn *c)
+{
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_READING:
+		conn_watch(c, false);
+		break;
+	case PGRES_POLLING_WRITING:
+		conn_watch(c, true);
+		break;
+	case PGRES_POLLING_OK:
+		if (PQsetnonblocking(c->pg, 1) != 0) {
+			conn_down(c, "cannot set non-blocking");
+			break;
+		}
+		conn_watch(c, false);
+		conn_setup(c);
+		break;
+	default:
+		conn_down(c, "connect failed");
+		break;
+	}
+}
+
+static void conn_io(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	struct db_conn *c = arg;
+	if (c->state == C_CONNECTING) {
+		conn_poll_connect(c);
+		return;
+	}
+	if ((what & EV_WRITE) && !conn_flush(c))
+		return;
+	if (what & EV_READ)
+		conn_read(c);
+}
+
+static void conn_start(struct db_conn *c)
+{
+	c->pg = PQconnectStart(c->pool->cfg->database);
+	if (!c->pg)
+		log_fatal("out of memory");
+	if (PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_down(c, "bad connection string");
+		return;
+	}
+	c->state = C_CONNECTING;
+	conn_watch(c, true);
+}
+
+static void conn_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_start(arg);
+}
+
+int db_ready_count(const struct db_pool *p)
+{
+	int n = 0;
+	for (int i = 0; i < p->nconns; i++)
+		n += p->conns[i].state == C_READY;
+	return n;
+}
+
+/* Hand waiting queries to the ready connection with the shortest pipeline. */
+static void pool_dispatch(struct db_pool *p)
+{
+	struct db_query *q;
+	while ((q = TAILQ_FIRST(&p->waiting)) != NULL) {
+		struct db_conn *best = NULL;
+		for (int i = 0; i < p->nconns; i++) {
+			struct db_conn *c = &p->conns[i];
+			if (c->state == C_READY && c->ninflight < p->cfg->pipeline_depth &&
+			    (!best || c->ninflight < best->ninflight))
+				best = c;
+		}
+		if (!best)
+			return;
+		TAILQ_REMOVE(&p->waiting, q, link);
+		p->nwaiting--;
+		if (!q->cb) { /* cancelled while waiting */
+			query_free(q);
+			continue;
+		}
+		if (!conn_send(best, q)) {
+			TAILQ_INSERT_HEAD(&p->waiting, q, link);
+			p->nwaiting++;
+			conn_down(best, "send failed");
+			continue;
+		}
+		if (!conn_flush(best))
+			continue;
+	}
+}
+
+static void pool_drain(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct db_pool *p = arg;
+	if (db_ready_count(p) == 0)
+		fail_all(&p->waiting, &p->nwaiting);
+}
+
+struct db_pool *db_pool_new(struct event_base *base, const struct cfg *cfg)
+{
+	struct db_pool *p = calloc(1, sizeof *p);
+	if (!p)
+		log_fatal("out of memory");
+	p->base = base;
+	p->cfg = cfg;
+	p->nconns = cfg->pool_size;
+	TAILQ_INIT(&p->waiting);
+	p->conns = calloc((size_t)p->nconns, sizeof *p->conns);
+	p->drain = event_new(base, -1, 0, pool_drain, p);
+	if (!p->conns || !p->drain)
+		log_fatal("out of memory");
+	for (int i = 0; i < p->nconns; i++) {
+		struct db_conn *c = &p->conns[i];
+		c->pool = p;
+		c->index = i;
+		c->backoff_ms = DB_BACKOFF_MIN_MS;
+		TAILQ_INIT(&c->inflight);
+		c->retry = evtimer_new(base, conn_retry, c);
+		if (!c->retry)
+			log_fatal("out of memory");
+		conn_start(c);
+	}
+	return p;
+}
+
+void db_pool_free(struct db_pool *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->nconns; i++) {
+		struct db_conn *c = &p->conns[i];
+		if (c->io)
+			event_free(c->io);
+		fail_all(&c->inflight, &c->ninflight);
+		PQfinish(c->pg);
+		event_free(c->retry);
+	}
+	fail_all(&p->waiting, &p->nwaiting);
+	event_free(p->drain);
+	free(p->conns);
+	free(p);
+}
+
+struct db_query *db_call(struct db_pool *p, enum db_stmt stmt, const char *const *params,
+			 int nparams, db_cb cb, void *arg)
+{
+	if (stmt >= DB_STMT_COUNT || nparams != stmts[stmt].nparams)
+		log_fatal("db_call: %d parameters for statement %d", nparams, (int)stmt);
+	if (db_ready_count(p) == 0 || p->nwaiting >= p->cfg->max_queue)
+		return NULL;
+	struct db_query *q = query_new(stmt, params, nparams);
+	q->cb = cb;
+	q->arg = arg;
+	TAILQ_INSERT_TAIL(&p->waiting, q, link);
+	p->nwaiting++;
+	pool_dispatch(p);
+	return q;
+}
+
+void db_cancel(struct db_query *q)
+{
+	if (q)
+		q->cb = NULL;
+}
+
+/* ---- blocking helpers, used before the event loop runs ---- */
+
+int db_expected_version(void)
+{
+	return migrations[MIGRATION_COUNT - 1].version;
+}
+
+static PGconn *connect_blocking(const char *conninfo, char *err, size_t errlen)
+{
+	PGconn *pg = PQconnectdb(conninfo);
+	if (PQstatus(pg) != CONNECTION_OK) {
+		/* libpq's message names host and database, never the password. */
+		snprintf(err, errlen, "cannot connect to the database: %s", PQerrorMessage(pg));
+		err[strcspn(err, "\n")] = '\0';
+		PQfinish(pg);
+		return NULL;
+	}
+	return pg;
+}
+
+static int current_version(PGconn *pg, char *err, size_t errlen)
+{
+	int version = -1;
+	PGresult *r = PQexec(pg, "SELECT to_regclass('public.cdrp_schema_migrations') IS NULL");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "cannot read the schema version: %s", PQerrorMessage(pg));
+		goto out;
+	}
+	if (PQgetvalue(r, 0, 0)[0] == 't') {
+		version = 0;
+		goto out;
+	}
+	PQclear(r);
+	r = PQexec(pg, SCHEMA_VERSION_SQL);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		snprintf(err, errlen, "cannot read the schema version: %s", PQerrorMessage(pg));
+		goto out;
+	}
+	version = atoi(PQgetvalue(r, 0, 0));
+out:
+	PQclear(r);
+	return version;
+}
+
+bool db_check_schema(const char *conninfo, char *err, size_t errlen)
+{
+	bool ok = false;
+	PGconn *pg = connect_blocking(conninfo, err, errlen);
+	if (!pg)
+		goto out;
+	int v = current_version(pg, err, errlen);
+	if (v < 0)
+		goto out;
+	if (v != db_expected_version()) {
+		const char *next = v < db_expected_version() ? migrations[v].name : NULL;
+		if (next)
+			snprintf(err, errlen,
+				 "database schema is at version %d but cdrpd needs %d: apply "
+				 "migration %s with `cdrpd --migrate -c FILE`",
+				 v, db_expected_version(), next);
+		else
+			snprintf(err, errlen,
+				 "database schema is at version %d, newer than this cdrpd (%d): "
+				 "upgrade cdrpd",
+				 v, db_expected_version());
+		goto out;
+	}
+	ok = true;
+out:
+	PQfinish(pg);
+	return ok;
+}
+
+static bool exec_ok(PGconn *pg, const char *sql, char *err, size_t errlen, const char *what)
+{
+	PGresult *r = PQexec(pg, sql);
+	ExecStatusType st = PQresultStatus(r);
+	bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+	if (!ok) {
+		snprintf(err, errlen, "%s: %s", what, PQerrorMessage(pg));
+		err[strcspn(err, "\n")] = '\0';
+	}
+	PQclear(r);
+	return ok;
+}
+
+bool db_migrate(const char *conninfo, char *err, size_t errlen)
+{
+	bool ok = false;
+	PGconn *pg = connect_blocking(conninfo, err, errlen);
+	if (!pg)
+		goto out;
+	PQsetNoticeProcessor(pg, NULL, NULL);
+	if (!exec_ok(pg,
+		     "CREATE TABLE IF NOT EXISTS public.cdrp_schema_migrations ("
+		     " version int PRIMARY KEY, name text NOT NULL,"
+		     " applied_at timestamptz NOT NULL DEFAULT now());"
+		     "GRANT SELECT ON public.cdrp_schema_migrations TO PUBLIC",
+		     err, errlen, "cannot create cdrp_schema_migrations"))
+		goto out;
+	for (int i = 0; i < MIGRATION_COUNT; i++) {
+		const struct migration *m = &migrations[i];
+		char sql[256];
+		/* One transaction per migration; the advisory lock makes two
+		 * concurrent migrators take turns. */
+		if (!exec_ok(pg, "BEGIN; SELECT pg_advisory_xact_lock(7242001)", err, errlen,
+			     "cannot start migration"))
+			goto out;
+		snprintf(sql, sizeof sql,
+			 "SELECT 1 FROM public.cdrp_schema_migrations WHERE version = %d",
+			 m->version);
+		PGresult *r = PQexec(pg, sql);
+		bool applied = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+		PQclear(r);
+		if (applied) {
+			if (!exec_ok(pg, "COMMIT", err, errlen, "commit"))
+				goto out;
+			continue;
+		}
+		char what[128];
+		snprintf(what, sizeof what, "migration %s failed", m->name);
+		if (!exec_ok(pg, m->sql, err, errlen, what)) {
+			PGresult *rb = PQexec(pg, "ROLLBACK");
+			PQclear(rb);
+			goto out;
+		}
+		snprintf(sql, sizeof sql,
+			 "INSERT INTO public.cdrp_schema_migrations (version, name) "
+			 "VALUES (%d, '%s'); COMMIT",
+			 m->version, m->name);
+		if (!exec_ok(pg, sql, err, errlen, "cannot record migration"))
+			goto out;
+		log_info("applied migration %s", m->name);
+	}
+	ok = true;
+out:
+	PQfinish(pg);
+	return ok;
+}

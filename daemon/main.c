@@ -1,0 +1,166 @@
+/* main.c: cdrpd's entry point. Parses arguments, loads the config, checks
+ * the database schema, then runs one libevent loop. Signals are loop
+ * events: SIGTERM/SIGINT drain and exit 0, SIGHUP reloads TLS files. */
+#include "cdrpd.h"
+
+#include <event2/listener.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DRAIN_GRACE_MS 1000
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: cdrpd -c FILE            run the daemon\n"
+		   "       cdrpd -c FILE --check-config  validate the config and TLS files\n"
+		   "       cdrpd -c FILE --migrate  apply database migrations "
+		   "(uses migrate_database, else database)\n"
+		   "       cdrpd --version\n");
+}
+
+void daemon_request_done(struct daemon *d)
+{
+	d->inflight--;
+	if (d->stopping && d->inflight == 0)
+		event_base_loopexit(d->base, NULL);
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	struct daemon *d = arg;
+	if (d->stopping)
+		return;
+	log_info("signal %d: no new connections; finishing %d request(s)", (int)sig,
+		 d->inflight);
+	d->stopping = true;
+	http_stop_accepting(d);
+	if (d->inflight == 0) {
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	/* In-flight requests end by their own deadline at the latest. */
+	int ms = d->cfg.request_deadline_ms + DRAIN_GRACE_MS;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	event_base_loopexit(d->base, &tv);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what;
+	struct daemon *d = arg;
+	char err[512];
+	/* The TLS file paths come from the config as loaded at start. */
+	SSL_CTX *ctx = tls_server_ctx(&d->cfg, err, sizeof err);
+	if (!ctx) {
+		log_error("SIGHUP: keeping the current certificates and CRL: %s", err);
+		return;
+	}
+	SSL_CTX_free(d->ssl_ctx); /* live connections hold their own reference */
+	d->ssl_ctx = ctx;
+	log_info("SIGHUP: certificates and CRL reloaded");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'k'},
+		{"migrate", no_argument, NULL, 'm'},	  {"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+	};
+	struct daemon d = {0};
+	bool check_only = false, migrate = false;
+	char err[1024];
+	int rc = 1;
+	struct event *sigs[4] = {0};
+
+	for (int o; (o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1;) {
+		switch (o) {
+		case 'c':
+			d.cfg_path = optarg;
+			break;
+		case 'k':
+			check_only = true;
+			break;
+		case 'm':
+			migrate = true;
+			break;
+		case 'V':
+			printf("cdrpd 0.1 (schema %d)\n", db_expected_version());
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 64;
+		}
+	}
+	if (!d.cfg_path || optind != argc) {
+		usage(stderr);
+		return 64;
+	}
+	if (!cfg_load(d.cfg_path, &d.cfg, err, sizeof err)) {
+		fprintf(stderr, "cdrpd: %s\n", err);
+		return 78;
+	}
+	log_init(d.cfg.log_level, d.cfg.log_syslog && !check_only && !migrate);
+	if (migrate) {
+		const char *ci = d.cfg.migrate_database[0] ? d.cfg.migrate_database : d.cfg.database;
+		if (!db_migrate(ci, err, sizeof err)) {
+			fprintf(stderr, "cdrpd: %s\n", err);
+			return 1;
+		}
+		printf("cdrpd: database schema at version %d\n", db_expected_version());
+		return 0;
+	}
+	d.ssl_ctx = tls_server_ctx(&d.cfg, err, sizeof err);
+	if (!d.ssl_ctx) {
+		fprintf(stderr, "cdrpd: %s\n", err);
+		return 78;
+	}
+	if (check_only) {
+		printf("cdrpd: %s is valid\n", d.cfg_path);
+		SSL_CTX_free(d.ssl_ctx);
+		return 0;
+	}
+	/* Before the loop exists, so blocking here blocks nobody. */
+	if (!db_check_schema(d.cfg.database, err, sizeof err)) {
+		log_error("%s", err);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	d.base = event_base_new();
+	if (!d.base)
+		log_fatal("event_base_new failed");
+	int signums[] = {SIGTERM, SIGINT, SIGHUP};
+	for (int i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(d.base, signums[i], signums[i] == SIGHUP ? on_hup : on_term,
+				       &d);
+		if (!sigs[i] || evsignal_add(sigs[i], NULL) != 0)
+			log_fatal("cannot watch signal %d", signums[i]);
+	}
+	d.db = db_pool_new(d.base, &d.cfg);
+	if (!http_start(&d, err, sizeof err)) {
+		log_error("%s", err);
+		goto out;
+	}
+	log_info("cdrpd ready (schema %d, pool %d, max %d connections)", db_expected_version(),
+		 d.cfg.pool_size, d.cfg.max_connections);
+	event_base_dispatch(d.base);
+	log_info("cdrpd stopped");
+	rc = 0;
+out:
+	http_free(&d);
+	db_pool_free(d.db);
+	for (int i = 0; i < 3; i++)
+		if (sigs[i])
+			event_free(sigs[i]);
+	SSL_CTX_free(d.ssl_ctx);
+	if (d.base)
+		event_base_free(d.base);
+	return rc;
+}

@@ -1,0 +1,143 @@
+/* tls.c: the server's TLS context (mutual TLS, CRL checked at the
+ * handshake) and the caller's identity taken from its verified certificate:
+ * subject O = agency code, CN = user. */
+#include "cdrpd.h"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <string.h>
+
+/* TLS 1.2 suites: ECDHE (forward secrecy) with AEAD ciphers only. TLS 1.3's
+ * suites are all AEAD and forward-secret; OpenSSL's default list is kept. */
+#define TLS12_CIPHERS                                                                        \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"                         \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"                         \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+#define TLS_VERIFY_DEPTH 4
+
+static void openssl_error(char *err, size_t errlen, const char *what, const char *path)
+{
+	unsigned long e = ERR_get_error();
+	char buf[256] = "unknown error";
+	if (e)
+		ERR_error_string_n(e, buf, sizeof buf);
+	snprintf(err, errlen, "%s %s: %s", what, path, buf);
+	ERR_clear_error();
+}
+
+static bool load_crl(X509_STORE *store, const char *path, char *err, size_t errlen)
+{
+	bool ok = false;
+	X509_CRL *crl = NULL;
+	BIO *bio = BIO_new_file(path, "r");
+	if (!bio) {
+		openssl_error(err, errlen, "cannot open CRL", path);
+		goto out;
+	}
+	crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
+	if (!crl) {
+		openssl_error(err, errlen, "cannot parse CRL", path);
+		goto out;
+	}
+	if (!X509_STORE_add_crl(store, crl)) {
+		openssl_error(err, errlen, "cannot use CRL", path);
+		goto out;
+	}
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	ok = true;
+out:
+	X509_CRL_free(crl);
+	BIO_free(bio);
+	return ok;
+}
+
+SSL_CTX *tls_server_ctx(const struct cfg *c, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	STACK_OF(X509_NAME) *cas = NULL;
+	if (!ctx)
+		log_fatal("SSL_CTX_new failed");
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
+	    !SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS))
+		log_fatal("cannot set TLS protocol or ciphers");
+	/* No compression (CRIME), no renegotiation, no session resumption: every
+	 * connection is verified against the current CA and CRL. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+					 SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1) {
+		openssl_error(err, errlen, "cannot load certificate", c->tls_cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1) {
+		openssl_error(err, errlen, "cannot load key", c->tls_key);
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		openssl_error(err, errlen, "key does not match certificate", c->tls_key);
+		goto fail;
+	}
+	if (SSL_CTX_load_verify_locations(ctx, c->tls_ca, NULL) != 1) {
+		openssl_error(err, errlen, "cannot load CA", c->tls_ca);
+		goto fail;
+	}
+	cas = SSL_load_client_CA_file(c->tls_ca);
+	if (!cas) {
+		openssl_error(err, errlen, "no CA names in", c->tls_ca);
+		goto fail;
+	}
+	SSL_CTX_set_client_CA_list(ctx, cas);
+	if (c->tls_crl[0] && !load_crl(SSL_CTX_get_cert_store(ctx), c->tls_crl, err, errlen))
+		goto fail;
+	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+	SSL_CTX_set_verify_depth(ctx, TLS_VERIFY_DEPTH);
+	return ctx;
+fail:
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+/* The only entry for `nid` in `name`, as UTF-8 without control characters. */
+static bool name_entry(X509_NAME *name, int nid, char *out, size_t outlen)
+{
+	bool ok = false;
+	unsigned char *utf8 = NULL;
+	int idx = X509_NAME_get_index_by_NID(name, nid, -1);
+	if (idx < 0 || X509_NAME_get_index_by_NID(name, nid, idx) >= 0)
+		goto out;
+	ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+	int n = ASN1_STRING_to_UTF8(&utf8, s);
+	if (n <= 0 || (size_t)n >= outlen)
+		goto out;
+	for (int i = 0; i < n; i++)
+		if (utf8[i] < 0x20 || utf8[i] == 0x7f)
+			goto out;
+	memcpy(out, utf8, (size_t)n);
+	out[n] = '\0';
+	ok = true;
+out:
+	OPENSSL_free(utf8);
+	return ok;
+}
+
+bool tls_identity_from_cert(X509 *cert, struct tls_identity *id)
+{
+	if (!cert)
+		return false;
+	X509_NAME *subject = X509_get_subject_name(cert);
+	if (!name_entry(subject, NID_organizationName, id->agency, sizeof id->agency) ||
+	    !name_entry(subject, NID_commonName, id->user, sizeof id->user))
+		return false;
+	size_t n = strlen(id->agency);
+	if (n < 2)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((id->agency[i] >= 'A' && id->agency[i] <= 'Z') ||
+		      (id->agency[i] >= '0' && id->agency[i] <= '9')))
+			return false;
+	return true;
+}

@@ -1,0 +1,449 @@
+/* proto.c: error codes, strict JSON parsing and referral validation shared
+ * by cdrpd and cdrp (see proto/API.md). Pure functions, no I/O. */
+#include "proto.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+	const char *code;
+	const char *title;
+	int status;
+} errs[PROTO_ERR_COUNT] = {
+	[PROTO_OK] = {"ok", "OK", 200},
+	[PROTO_MALFORMED_JSON] = {"malformed_json", "The body is not valid JSON", 400},
+	[PROTO_DUPLICATE_FIELD] = {"duplicate_field", "A field appears twice", 400},
+	[PROTO_UNKNOWN_FIELD] = {"unknown_field", "A field is not part of the API", 400},
+	[PROTO_MISSING_FIELD] = {"missing_field", "A required field is missing", 400},
+	[PROTO_INVALID_FIELD] = {"invalid_field", "A field has an invalid value", 400},
+	[PROTO_INVALID_IDEMPOTENCY_KEY] = {"invalid_idempotency_key",
+					   "The Idempotency-Key header is missing or invalid", 400},
+	[PROTO_INVALID_PARAMETER] = {"invalid_parameter", "A query parameter is invalid", 400},
+	[PROTO_UNKNOWN_IDENTITY] = {"unknown_identity", "Unknown agency or user", 403},
+	[PROTO_FORBIDDEN] = {"forbidden", "Not allowed for this role", 403},
+	[PROTO_NOT_FOUND] = {"not_found", "Not found", 404},
+	[PROTO_NO_ROUTE] = {"no_route", "No such endpoint", 404},
+	[PROTO_METHOD_NOT_ALLOWED] = {"method_not_allowed", "Method not allowed", 405},
+	[PROTO_IDEMPOTENCY_CONFLICT] = {"idempotency_conflict",
+					"Idempotency-Key reused with a different body", 409},
+	[PROTO_BODY_TOO_LARGE] = {"body_too_large", "The body is too large", 413},
+	[PROTO_UNSUPPORTED_MEDIA_TYPE] = {"unsupported_media_type",
+					  "Content-Type must be application/json", 415},
+	[PROTO_HEADERS_TOO_LARGE] = {"headers_too_large", "The request headers are too large", 431},
+	[PROTO_INTERNAL] = {"internal", "Internal error", 500},
+	[PROTO_DATABASE_UNAVAILABLE] = {"database_unavailable", "The database is unavailable", 503},
+	[PROTO_DEADLINE_EXCEEDED] = {"deadline_exceeded", "The request took too long", 503},
+};
+
+const char *proto_err_code(enum proto_err e)
+{
+	return e < PROTO_ERR_COUNT ? errs[e].code : "internal";
+}
+
+const char *proto_err_title(enum proto_err e)
+{
+	return e < PROTO_ERR_COUNT ? errs[e].title : "Internal error";
+}
+
+int proto_err_status(enum proto_err e)
+{
+	return e < PROTO_ERR_COUNT ? errs[e].status : 500;
+}
+
+enum proto_err proto_err_from_code(const char *code)
+{
+	for (int i = 0; code && i < PROTO_ERR_COUNT; i++)
+		if (strcmp(errs[i].code, code) == 0)
+			return (enum proto_err)i;
+	return PROTO_ERR_COUNT;
+}
+
+static bool fail(struct proto_error *pe, enum proto_err code, const char *field,
+		 const char *detail)
+{
+	pe->code = code;
+	snprintf(pe->field, sizeof pe->field, "%s", field ? field : "");
+	snprintf(pe->detail, sizeof pe->detail, "%s", detail ? detail : "");
+	return false;
+}
+
+json_t *proto_problem(const struct proto_error *pe)
+{
+	char type[128];
+	snprintf(type, sizeof type, "https://cdrp.invalid/problems/%s", proto_err_code(pe->code));
+	json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
+			      proto_err_title(pe->code), "status", proto_err_status(pe->code),
+			      "code", proto_err_code(pe->code));
+	if (!p)
+		return NULL;
+	if (pe->field[0])
+		json_object_set_new(p, "field", json_string(pe->field));
+	if (pe->detail[0])
+		json_object_set_new(p, "detail", json_string(pe->detail));
+	return p;
+}
+
+/* jansson reports a duplicate key without naming it; the key is the last
+ * string token before the error position. */
+static void duplicate_key_name(const char *buf, size_t pos, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (pos == 0)
+		return;
+	size_t end = pos;
+	while (end > 0 && buf[end - 1] != '"')
+		end--;
+	if (end == 0)
+		return;
+	size_t start = end - 1;
+	while (start > 0 && !(buf[start - 1] == '"' && (start < 2 || buf[start - 2] != '\\')))
+		start--;
+	if (start == 0)
+		return;
+	size_t n = end - 1 - start;
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, buf + start, n);
+	out[n] = '\0';
+}
+
+json_t *proto_parse_body(const char *buf, size_t len, struct proto_error *pe)
+{
+	json_error_t err;
+	json_t *v = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+	if (!v) {
+		if (json_error_code(&err) == json_error_duplicate_key) {
+			char key[PROTO_FIELD_PATH_MAX];
+			duplicate_key_name(buf, (size_t)err.position, key, sizeof key);
+			fail(pe, PROTO_DUPLICATE_FIELD, key, "the same key appears twice in one object");
+		} else {
+			char detail[160];
+			snprintf(detail, sizeof detail, "not valid JSON at line %d, column %d",
+				 err.line, err.column);
+			fail(pe, PROTO_MALFORMED_JSON, NULL, detail);
+		}
+		return NULL;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		fail(pe, PROTO_MALFORMED_JSON, NULL, "the body must be a JSON object");
+		return NULL;
+	}
+	return v;
+}
+
+bool proto_valid_date(const char *s)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return false;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+			return false;
+	int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+	if (y < 1900 || m < 1 || m > 12 || d < 1)
+		return false;
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return d <= mdays[m - 1] + (m == 2 && leap);
+}
+
+/* A field schema: a table of these describes one JSON object. */
+enum kind { K_STRING, K_ENUM, K_DATE, K_BOOL, K_OBJECT, K_ARRAY_OBJ, K_ARRAY_INT };
+struct field {
+	const char *name;
+	enum kind kind;
+	bool required;
+	size_t min, max;	       /* string length in characters / array size */
+	const char *const *choices;    /* K_ENUM */
+	const struct field *sub;       /* K_OBJECT, K_ARRAY_OBJ: item schema */
+};
+
+static const char *const case_kinds[] = {"asb", "ppo", NULL};
+static const char *const subject_types[] = {"individual", "family", "area", NULL};
+static const char *const categories[] = {"personal", "nuisance", "environmental", NULL};
+static const char *const bands[] = {"standard", "medium", "high", NULL};
+static const char *const markings[] = {"OFFICIAL", "OFFICIAL-SENSITIVE", NULL};
+static const char *const strands[] = {"deter", "catch_and_convict", "rehabilitate_and_resettle",
+				      NULL};
+
+static const struct field subject_fields[] = {
+	{"type", K_ENUM, true, 0, 0, subject_types, NULL},
+	{"name", K_STRING, true, 1, 200, NULL, NULL},
+	{"date_of_birth", K_DATE, false, 0, 0, NULL, NULL},
+	{"address", K_STRING, false, 0, 500, NULL, NULL},
+	{"ward", K_STRING, false, 0, 100, NULL, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL},
+};
+static const struct field incident_fields[] = {
+	{"occurred_on", K_DATE, true, 0, 0, NULL, NULL},
+	{"reported_on", K_DATE, false, 0, 0, NULL, NULL},
+	{"category", K_ENUM, true, 0, 0, categories, NULL},
+	{"place", K_STRING, true, 1, 500, NULL, NULL},
+	{"ward", K_STRING, false, 0, 100, NULL, NULL},
+	{"description", K_STRING, false, 0, 4000, NULL, NULL},
+	{"victims", K_ARRAY_INT, false, 0, 50, NULL, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL},
+};
+static const struct field victim_fields[] = {
+	{"name", K_STRING, true, 1, 200, NULL, NULL},
+	{"contact", K_STRING, false, 0, 500, NULL, NULL},
+	{"vulnerable", K_BOOL, false, 0, 0, NULL, NULL},
+	{"consent_to_share", K_BOOL, false, 0, 0, NULL, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL},
+};
+static const struct field risk_fields[] = {
+	{"band", K_ENUM, true, 0, 0, bands, NULL},
+	{"summary", K_STRING, false, 0, 4000, NULL, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL},
+};
+static const struct field referral_fields[] = {
+	{"case_kind", K_ENUM, true, 0, 0, case_kinds, NULL},
+	{"subject", K_OBJECT, true, 0, 0, NULL, subject_fields},
+	{"reason", K_STRING, true, 1, 4000, NULL, NULL},
+	{"incidents", K_ARRAY_OBJ, false, 0, 100, NULL, incident_fields},
+	{"victims", K_ARRAY_OBJ, false, 0, 50, NULL, victim_fields},
+	{"risk", K_OBJECT, false, 0, 0, NULL, risk_fields},
+	{"requested_action", K_STRING, false, 0, 2000, NULL, NULL},
+	{"marking", K_ENUM, false, 0, 0, markings, NULL},
+	{"strand", K_ENUM, false, 0, 0, strands, NULL},
+	{NULL, 0, 0, 0, 0, NULL, NULL},
+};
+
+/* Length in characters of valid UTF-8 (jansson guarantees validity). */
+static size_t utf8_len(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+static void join_path(char *out, size_t outlen, const char *base, const char *name)
+{
+	if (base[0])
+		snprintf(out, outlen, "%s.%s", base, name);
+	else
+		snprintf(out, outlen, "%s", name);
+}
+
+static bool check_object(json_t *obj, const struct field *schema, const char *path,
+			 const char *today, struct proto_error *pe);
+
+static bool check_value(json_t *v, const struct field *f, const char *path, const char *today,
+			struct proto_error *pe)
+{
+	char detail[200];
+	switch (f->kind) {
+	case K_STRING:
+	case K_ENUM:
+	case K_DATE: {
+		if (!json_is_string(v))
+			return fail(pe, PROTO_INVALID_FIELD, path, "must be a string");
+		const char *s = json_string_value(v);
+		if (strlen(s) != json_string_length(v))
+			return fail(pe, PROTO_INVALID_FIELD, path, "must not contain NUL characters");
+		if (f->kind == K_DATE) {
+			if (!proto_valid_date(s))
+				return fail(pe, PROTO_INVALID_FIELD, path,
+					    "must be a calendar date YYYY-MM-DD");
+			if (today && strcmp(s, today) > 0)
+				return fail(pe, PROTO_INVALID_FIELD, path,
+					    "must not be in the future");
+		} else if (f->kind == K_ENUM) {
+			for (const char *const *c = f->choices; *c; c++)
+				if (strcmp(*c, s) == 0)
+					return true;
+			size_t n = (size_t)snprintf(detail, sizeof detail, "must be one of:");
+			for (const char *const *c = f->choices; *c && n < sizeof detail; c++)
+				n += (size_t)snprintf(detail + n, sizeof detail - n, "%s %s",
+						      c == f->choices ? "" : ",", *c);
+			return fail(pe, PROTO_INVALID_FIELD, path, detail);
+		} else {
+			size_t n = utf8_len(s);
+			if (n < f->min || n > f->max) {
+				snprintf(detail, sizeof detail, "must be %zu to %zu characters",
+					 f->min, f->max);
+				return fail(pe, PROTO_INVALID_FIELD, path, detail);
+			}
+			if (f->min > 0 && strspn(s, " \t\r\n") == strlen(s))
+				return fail(pe, PROTO_INVALID_FIELD, path, "must not be blank");
+		}
+		return true;
+	}
+	case K_BOOL:
+		if (!json_is_boolean(v))
+			return fail(pe, PROTO_INVALID_FIELD, path, "must be true or false");
+		return true;
+	case K_OBJECT:
+		if (!json_is_object(v))
+			return fail(pe, PROTO_INVALID_FIELD, path, "must be an object");
+		return check_object(v, f->sub, path, today, pe);
+	case K_ARRAY_OBJ:
+	case K_ARRAY_INT: {
+		if (!json_is_array(v))
+			return fail(pe, PROTO_INVALID_FIELD, path, "must be an array");
+		if (json_array_size(v) > f->max) {
+			snprintf(detail, sizeof detail, "must have at most %zu items", f->max);
+			return fail(pe, PROTO_INVALID_FIELD, path, detail);
+		}
+		size_t i;
+		json_t *item;
+		json_array_foreach(v, i, item)
+		{
+			char ipath[PROTO_FIELD_PATH_MAX];
+			snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
+			if (f->kind == K_ARRAY_INT) {
+				if (!json_is_integer(item) || json_integer_value(item) < 0)
+					return fail(pe, PROTO_INVALID_FIELD, ipath,
+						    "must be a non-negative integer");
+			} else {
+				if (!json_is_object(item))
+					return fail(pe, PROTO_INVALID_FIELD, ipath,
+						    "must be an object");
+				if (!check_object(item, f->sub, ipath, today, pe))
+					return false;
+			}
+		}
+		return true;
+	}
+	}
+	return fail(pe, PROTO_INTERNAL, path, "unknown schema kind");
+}
+
+static bool check_object(json_t *obj, const struct field *schema, const char *path,
+			 const char *today, struct proto_error *pe)
+{
+	char fpath[PROTO_FIELD_PATH_MAX];
+	const char *key;
+	json_t *v;
+	json_object_foreach(obj, key, v)
+	{
+		const struct field *f = schema;
+		while (f->name && strcmp(f->name, key) != 0)
+			f++;
+		join_path(fpath, sizeof fpath, path, key);
+		if (!f->name)
+			return fail(pe, PROTO_UNKNOWN_FIELD, fpath, "this field is not part of the API");
+		if (json_is_null(v) && !f->required)
+			continue;
+		if (!check_value(v, f, fpath, today, pe))
+			return false;
+	}
+	for (const struct field *f = schema; f->name; f++) {
+		if (f->required && !json_object_get(obj, f->name)) {
+			join_path(fpath, sizeof fpath, path, f->name);
+			return fail(pe, PROTO_MISSING_FIELD, fpath, "this field is required");
+		}
+	}
+	return true;
+}
+
+/* Rules across fields, after each field is known to be well-formed. */
+static bool check_referral_rules(json_t *body, struct proto_error *pe)
+{
+	const char *kind = json_string_value(json_object_get(body, "case_kind"));
+	json_t *strand = json_object_get(body, "strand");
+	if (strand && !json_is_null(strand) && strcmp(kind, "ppo") != 0)
+		return fail(pe, PROTO_INVALID_FIELD, "strand", "only PPO referrals have a strand");
+	json_t *subject = json_object_get(body, "subject");
+	json_t *dob = json_object_get(subject, "date_of_birth");
+	if (dob && !json_is_null(dob) &&
+	    strcmp(json_string_value(json_object_get(subject, "type")), "individual") != 0)
+		return fail(pe, PROTO_INVALID_FIELD, "subject.date_of_birth",
+			    "only an individual has a date of birth");
+	json_t *victims = json_object_get(body, "victims");
+	size_t nvictims = json_is_array(victims) ? json_array_size(victims) : 0;
+	json_t *incidents = json_object_get(body, "incidents");
+	size_t i;
+	json_t *inc;
+	json_array_foreach(incidents, i, inc)
+	{
+		char path[PROTO_FIELD_PATH_MAX];
+		const char *occ = json_string_value(json_object_get(inc, "occurred_on"));
+		const char *rep = json_string_value(json_object_get(inc, "reported_on"));
+		if (rep && strcmp(rep, occ) < 0) {
+			snprintf(path, sizeof path, "incidents[%zu].reported_on", i);
+			return fail(pe, PROTO_INVALID_FIELD, path, "must not be before occurred_on");
+		}
+		size_t j;
+		json_t *vi;
+		json_array_foreach(json_object_get(inc, "victims"), j, vi)
+		{
+			if ((size_t)json_integer_value(vi) >= nvictims) {
+				snprintf(path, sizeof path, "incidents[%zu].victims[%zu]", i, j);
+				return fail(pe, PROTO_INVALID_FIELD, path,
+					    "must be the index of an entry in victims");
+			}
+		}
+	}
+	return true;
+}
+
+bool proto_validate_referral(json_t *body, const char *today, struct proto_error *pe)
+{
+	if (!json_is_object(body))
+		return fail(pe, PROTO_MALFORMED_JSON, NULL, "the body must be a JSON object");
+	if (!check_object(body, referral_fields, "", today, pe))
+		return false;
+	return check_referral_rules(body, pe);
+}
+
+bool proto_valid_idempotency_key(const char *key, struct proto_error *pe)
+{
+	if (!key || !key[0])
+		return fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
+			    "the Idempotency-Key header is required");
+	size_t n = strlen(key);
+	if (n > PROTO_IDEMPOTENCY_KEY_MAX)
+		return fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
+			    "must be at most 200 characters");
+	for (size_t i = 0; i < n; i++)
+		if (key[i] < 0x21 || key[i] > 0x7e)
+			return fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
+				    "must be printable ASCII without spaces");
+	return true;
+}
+
+static const char *const referral_statuses[] = {"submitted", "info_requested", "accepted",
+						 "declined", "withdrawn", NULL};
+
+bool proto_parse_list_query(const char *status, const char *limit, const char *cursor,
+			    struct proto_list_query *q, struct proto_error *pe)
+{
+	q->status = NULL;
+	q->limit = PROTO_LIST_LIMIT_DEFAULT;
+	q->after_id = 0;
+	if (status) {
+		for (const char *const *s = referral_statuses; *s; s++)
+			if (strcmp(*s, status) == 0)
+				q->status = *s;
+		if (!q->status)
+			return fail(pe, PROTO_INVALID_PARAMETER, "status",
+				    "must be one of: submitted, info_requested, accepted, "
+				    "declined, withdrawn");
+	}
+	if (limit) {
+		char *end;
+		long n = strtol(limit, &end, 10);
+		if (!*limit || *end || n < 1 || n > PROTO_LIST_LIMIT_MAX)
+			return fail(pe, PROTO_INVALID_PARAMETER, "limit", "must be 1 to 200");
+		q->limit = (int)n;
+	}
+	if (cursor) {
+		/* Same form as cdrp.cursor_encode() in sql/002_api.sql. */
+		char *end = NULL;
+		long long id = cursor[0] == 'c' ? strtoll(cursor + 1, &end, 10) : 0;
+		if (id <= 0 || !end || *end)
+			return fail(pe, PROTO_INVALID_PARAMETER, "cursor",
+				    "not a cursor returned by this API");
+		q->after_id = id;
+	}
+	return true;
+}
+
+char *proto_canonical(const json_t *v)
+{
+	return json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT | JSON_ENCODE_ANY);
+}
