@@ -6,7 +6,7 @@ PKGS    := libevent_openssl libevent openssl libpq jansson
 # snprintf truncation is how bounded buffers are meant to work here.
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-truncation
 CFLAGS  ?= -O2 -g
-CFLAGS  += $(WARN) -D_GNU_SOURCE -Iproto -I$(B) $(shell pkg-config --cflags $(PKGS))
+CFLAGS  += $(WARN) -D_GNU_SOURCE -Iproto -Idaemon -I$(B) $(shell pkg-config --cflags $(PKGS))
 LDLIBS  := $(shell pkg-config --libs $(PKGS))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -18,8 +18,8 @@ PROTO_SRC  := $(wildcard proto/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
 CLIENT_SRC := $(wildcard client/*.c)
 SQL        := $(sort $(wildcard sql/*.sql))
-# Daemon units the unit tests link against (everything but main).
-DAEMON_LIB := $(filter-out daemon/main.c,$(DAEMON_SRC))
+# The pure daemon units the unit tests link against.
+DAEMON_LIB := daemon/config.c daemon/tls.c daemon/log.c
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))

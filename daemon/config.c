@@ -45,8 +45,13 @@ static bool parse_listen(const char *v, struct cfg *c)
 		return false;
 	if (!parse_int(colon + 1, 0, 65535, &port))
 		return false;
-	memcpy(c->listen_host, v, (size_t)(colon - v));
-	c->listen_host[colon - v] = '\0';
+	size_t n = (size_t)(colon - v);
+	if (v[0] == '[' && v[n - 1] == ']') { /* [::1]:8443 */
+		v++;
+		n -= 2;
+	}
+	memcpy(c->listen_host, v, n);
+	c->listen_host[n] = '\0';
 	c->listen_port = (int)port;
 	return true;
 }

@@ -1,0 +1,78 @@
+/* test_config.c: cdrpd's config file parser. */
+#include "cdrpd.h"
+#include "unit.h"
+
+#include <string.h>
+
+#define REQUIRED                                                                             \
+	"tls_cert = /c.crt\ntls_key = /c.key\ntls_ca = /ca.crt\n"                            \
+	"database = host=/run dbname=cdrp\n"
+
+static bool parse(const char *text, struct cfg *c, char *err, size_t errlen)
+{
+	cfg_defaults(c);
+	err[0] = '\0';
+	return cfg_parse(text, c, err, errlen);
+}
+
+START_TEST(defaults_and_required)
+{
+	struct cfg c;
+	char err[256];
+	ck_assert(parse(REQUIRED, &c, err, sizeof err));
+	ck_assert_str_eq(c.listen_host, "127.0.0.1");
+	ck_assert_int_eq(c.listen_port, 8443);
+	ck_assert_int_eq(c.pool_size, 4);
+	ck_assert_uint_eq(c.max_body_bytes, 65536);
+	ck_assert_uint_eq(c.max_header_bytes, 8192);
+	ck_assert_int_eq(c.request_deadline_ms, 5000);
+	ck_assert_str_eq(c.database, "host=/run dbname=cdrp");
+	ck_assert(!parse("tls_cert = /c.crt\n", &c, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "missing required key"));
+}
+END_TEST
+
+START_TEST(values_comments_and_blank_lines)
+{
+	struct cfg c;
+	char err[256];
+	ck_assert(parse("# comment\n\n  listen = [::1]:0 \n" REQUIRED
+			"pool_size=16 # trailing\nlog_level = debug\nlog_target = syslog\n"
+			"max_body_bytes = 1024\n",
+			&c, err, sizeof err));
+	ck_assert_str_eq(c.listen_host, "::1");
+	ck_assert_int_eq(c.listen_port, 0);
+	ck_assert_int_eq(c.pool_size, 16);
+	ck_assert_int_eq(c.log_level, LL_DEBUG);
+	ck_assert(c.log_syslog);
+	ck_assert_uint_eq(c.max_body_bytes, 1024);
+}
+END_TEST
+
+START_TEST(errors_name_the_line)
+{
+	struct cfg c;
+	char err[256];
+	ck_assert(!parse(REQUIRED "\n\ncolour = blue\n", &c, err, sizeof err));
+	ck_assert_str_eq(err, "line 7: unknown key 'colour'");
+	ck_assert(!parse("pool_size = 0\n" REQUIRED, &c, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "line 1: pool_size must be an integer from 1 to 64"));
+	ck_assert(!parse("pool_size = 4x\n", &c, err, sizeof err));
+	ck_assert(!parse("listen = 127.0.0.1\n", &c, err, sizeof err));
+	ck_assert(!parse("listen = 127.0.0.1:70000\n", &c, err, sizeof err));
+	ck_assert(!parse("log_level = loud\n", &c, err, sizeof err));
+	ck_assert(!parse("just words\n", &c, err, sizeof err));
+	ck_assert_str_eq(err, "line 1: expected key = value");
+}
+END_TEST
+
+Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("parse");
+	tcase_add_test(tc, defaults_and_required);
+	tcase_add_test(tc, values_comments_and_blank_lines);
+	tcase_add_test(tc, errors_name_the_line);
+	suite_add_tcase(s, tc);
+	return s;
+}

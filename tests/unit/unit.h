@@ -1,0 +1,8 @@
+/* unit.h: the Check suites of the unit test binary (tests/unit/). */
+#ifndef CDRP_UNIT_H
+#define CDRP_UNIT_H
+#include <check.h>
+Suite *proto_suite(void);
+Suite *config_suite(void);
+Suite *tls_suite(void);
+#endif
