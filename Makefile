@@ -64,10 +64,13 @@ check-asan:
 	$(MAKE) B=build-asan CFLAGS="$(SAN_FLAGS)" check-unit check-integration \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-demo: deps all
+# deps first, then a fresh make: pkg-config flags are read when make starts.
+demo: deps
+	$(MAKE) all
 	deploy/demo
 
-bench: deps all
+bench: deps
+	$(MAKE) all
 	CDRP_BIN=$(abspath $(B)) tests/bench/run
 
 FORMAT_SRC := $(wildcard daemon/*.[ch] client/*.[ch] proto/*.[ch] tests/unit/*.c tests/bench/*.c)
