@@ -5,8 +5,9 @@ CC      ?= gcc
 PKGS    := libevent_openssl libevent openssl libpq jansson
 # snprintf truncation is how bounded buffers are meant to work here.
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-truncation
-CFLAGS  ?= -O2 -g
-CFLAGS  += $(WARN) -D_GNU_SOURCE -Iproto -Idaemon -I$(B) $(shell pkg-config --cflags $(PKGS))
+OPT     ?= -O2 -g
+ALL_CFLAGS = $(OPT) $(WARN) -D_GNU_SOURCE -Iproto -Idaemon -I$(B) \
+	     $(shell pkg-config --cflags $(PKGS)) $(CFLAGS)
 LDLIBS  := $(shell pkg-config --libs $(PKGS))
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -32,7 +33,7 @@ deps:
 
 $(B)/obj/%.o: %.c $(wildcard proto/*.h daemon/*.h client/*.h) | $(B)/migrations.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Migrations are compiled into cdrpd so the binary and the schema version
 # it expects can never drift apart.
@@ -41,13 +42,13 @@ $(B)/migrations.h: $(SQL) deploy/embed-sql
 	deploy/embed-sql $(SQL) > $@.tmp && mv $@.tmp $@
 
 $(B)/cdrpd: $(call obj,$(DAEMON_SRC) $(PROTO_SRC))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/cdrp: $(call obj,$(CLIENT_SRC) $(PROTO_SRC))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/unit: $(call obj,$(UNIT_SRC) $(DAEMON_LIB) $(PROTO_SRC))
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
 
 check: deps
 	$(MAKE) check-unit check-integration
@@ -61,7 +62,7 @@ check-integration: $(B)/cdrpd $(B)/cdrp
 
 # The whole suite again under AddressSanitizer + UBSan; any report fails.
 check-asan:
-	$(MAKE) B=build-asan CFLAGS="$(SAN_FLAGS)" check-unit check-integration \
+	$(MAKE) B=build-asan OPT="$(SAN_FLAGS)" check-unit check-integration \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # deps first, then a fresh make: pkg-config flags are read when make starts.

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #define API_RETRY_AFTER_S "2"
-#define API_ID_MAX 20
+#define API_ID_MAX        20
 
 struct api_req {
 	struct daemon *d;
@@ -57,8 +57,8 @@ static void req_free(struct api_req *r)
 }
 
 /* Send the response (if the client is still there) and free the request. */
-static void respond(struct api_req *r, int status, const char *ctype, const char *body,
-		    size_t len, const char *location, bool replay)
+static void respond(struct api_req *r, int status, const char *ctype, const char *body, size_t len,
+                    const char *location, bool replay)
 {
 	if (r->req) {
 		struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
@@ -81,7 +81,7 @@ static void respond(struct api_req *r, int status, const char *ctype, const char
 		evbuffer_free(buf);
 	}
 	log_info("req %s %s agency=%s status=%d %.1fms", r->id, r->route,
-		 r->who.agency[0] ? r->who.agency : "-", status, elapsed_ms(&r->started));
+	         r->who.agency[0] ? r->who.agency : "-", status, elapsed_ms(&r->started));
 	req_free(r);
 }
 
@@ -91,14 +91,14 @@ static void respond_problem(struct api_req *r, const struct proto_error *pe)
 	char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
 	if (!text)
 		log_fatal("out of memory");
-	respond(r, proto_err_status(pe->code), "application/problem+json", text, strlen(text),
-		NULL, false);
+	respond(r, proto_err_status(pe->code), "application/problem+json", text, strlen(text), NULL,
+	        false);
 	free(text);
 	json_decref(p);
 }
 
 static void respond_error(struct api_req *r, enum proto_err code, const char *field,
-			  const char *detail)
+                          const char *detail)
 {
 	struct proto_error pe = {.code = code};
 	snprintf(pe.field, sizeof pe.field, "%s", field ? field : "");
@@ -112,8 +112,8 @@ static void deadline_hit(evutil_socket_t fd, short what, void *arg)
 	struct api_req *r = arg;
 	db_cancel(r->query);
 	respond_error(r, PROTO_DEADLINE_EXCEEDED, NULL,
-		      "the request may or may not have been stored; retry with the same "
-		      "Idempotency-Key");
+	              "the request may or may not have been stored; retry with the same "
+	              "Idempotency-Key");
 }
 
 /* The database answered: a success body passes through; an error body
@@ -124,8 +124,8 @@ static void db_answered(void *arg, const struct db_result *res)
 	r->query = NULL;
 	if (res->outcome == DB_UNAVAILABLE) {
 		respond_error(r, PROTO_DATABASE_UNAVAILABLE, NULL,
-			      "the database is unavailable; retry later with the same "
-			      "Idempotency-Key");
+		              "the database is unavailable; retry later with the same "
+		              "Idempotency-Key");
 		return;
 	}
 	if (res->outcome != DB_DONE) {
@@ -141,7 +141,7 @@ static void db_answered(void *arg, const struct db_result *res)
 			json_decref(b);
 		}
 		respond(r, res->status, "application/json", res->body, res->body_len,
-			location[0] ? location : NULL, res->replay);
+		        location[0] ? location : NULL, res->replay);
 		return;
 	}
 	struct proto_error pe = {.code = PROTO_INTERNAL};
@@ -150,12 +150,12 @@ static void db_answered(void *arg, const struct db_result *res)
 	if (code != PROTO_ERR_COUNT && proto_err_status(code) == res->status) {
 		pe.code = code;
 		snprintf(pe.field, sizeof pe.field, "%s",
-			 json_string_value(json_object_get(b, "field")) ?: "");
+		         json_string_value(json_object_get(b, "field")) ?: "");
 		snprintf(pe.detail, sizeof pe.detail, "%s",
-			 json_string_value(json_object_get(b, "detail")) ?: "");
+		         json_string_value(json_object_get(b, "detail")) ?: "");
 	} else {
 		log_error("req %s: database answered status %d with an unknown code", r->id,
-			  res->status);
+		          res->status);
 	}
 	json_decref(b);
 	respond_problem(r, &pe);
@@ -166,11 +166,11 @@ static void call_db(struct api_req *r, enum db_stmt stmt, const char *const *par
 	r->query = db_call(r->d->db, stmt, params, n, db_answered, r);
 	if (!r->query) {
 		respond_error(r, PROTO_DATABASE_UNAVAILABLE, NULL,
-			      "the database is unavailable; retry later");
+		              "the database is unavailable; retry later");
 		return;
 	}
 	struct timeval tv = {r->d->cfg.request_deadline_ms / 1000,
-			     (r->d->cfg.request_deadline_ms % 1000) * 1000};
+	                     (r->d->cfg.request_deadline_ms % 1000) * 1000};
 	r->deadline = evtimer_new(r->d->base, deadline_hit, r);
 	if (!r->deadline)
 		log_fatal("out of memory");
@@ -210,7 +210,7 @@ static void post_referral(struct api_req *r)
 
 	if (!is_json_type(evhttp_find_header(in, "Content-Type"))) {
 		respond_error(r, PROTO_UNSUPPORTED_MEDIA_TYPE, NULL,
-			      "send the referral as application/json");
+		              "send the referral as application/json");
 		goto out;
 	}
 	const char *key = evhttp_find_header(in, "Idempotency-Key");
@@ -287,8 +287,8 @@ static void list_referrals(struct api_req *r)
 		}
 	}
 	if (!proto_parse_list_query(evhttp_find_header(&q, "status"),
-				    evhttp_find_header(&q, "limit"),
-				    evhttp_find_header(&q, "cursor"), &lq, &pe)) {
+	                            evhttp_find_header(&q, "limit"),
+	                            evhttp_find_header(&q, "cursor"), &lq, &pe)) {
 		respond_problem(r, &pe);
 		goto out;
 	}
@@ -367,7 +367,7 @@ void api_handle(struct evhttp_request *req, void *arg)
 	r->route = "-";
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
 	snprintf(r->id, sizeof r->id, "%llx-%llu", (unsigned long long)time(NULL) & 0xffffff,
-		 (unsigned long long)++d->next_request_id);
+	         (unsigned long long)++d->next_request_id);
 	d->inflight++;
 
 	/* The handshake already required a certificate that verifies against
@@ -378,11 +378,12 @@ void api_handle(struct evhttp_request *req, void *arg)
 	    !tls_identity_from_cert(cert, &r->who)) {
 		memset(&r->who, 0, sizeof r->who);
 		respond_error(r, PROTO_UNKNOWN_IDENTITY, NULL,
-			      "the certificate must name one agency (O) and one user (CN)");
+		              "the certificate must name one agency (O) and one user (CN)");
 		return;
 	}
 	if (header_bytes(req) > d->cfg.max_header_bytes) {
-		respond_error(r, PROTO_HEADERS_TOO_LARGE, NULL, "headers are over max_header_bytes");
+		respond_error(r, PROTO_HEADERS_TOO_LARGE, NULL,
+		              "headers are over max_header_bytes");
 		return;
 	}
 	route(r);

@@ -20,11 +20,12 @@ void log_init(enum log_level level, bool use_syslog);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 bool log_level_parse(const char *s, enum log_level *out) WUR;
 #define log_error(...) log_msg(LL_ERROR, __VA_ARGS__)
-#define log_warn(...) log_msg(LL_WARN, __VA_ARGS__)
-#define log_info(...) log_msg(LL_INFO, __VA_ARGS__)
+#define log_warn(...)  log_msg(LL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LL_INFO, __VA_ARGS__)
 #define log_debug(...) log_msg(LL_DEBUG, __VA_ARGS__)
 /* Broken invariant or out of memory: log and abort. */
-__attribute__((noreturn)) void log_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void log_fatal(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
 
 /* ---- config.c: the `key = value` config file (deploy/cdrpd.conf.example). */
 #define CFG_STR_MAX 1024
@@ -53,8 +54,8 @@ bool cfg_parse(const char *text, struct cfg *c, char *err, size_t errlen) WUR;
 bool cfg_load(const char *path, struct cfg *c, char *err, size_t errlen) WUR;
 
 /* ---- tls.c: server TLS context and certificate identity. */
-#define TLS_AGENCY_MAX 17 /* agency code: 2..16 of [A-Z0-9] */
-#define TLS_USER_MAX 201  /* CN: 1..200 bytes of UTF-8 */
+#define TLS_AGENCY_MAX 17  /* agency code: 2..16 of [A-Z0-9] */
+#define TLS_USER_MAX   201 /* CN: 1..200 bytes of UTF-8 */
 struct tls_identity {
 	char agency[TLS_AGENCY_MAX];
 	char user[TLS_USER_MAX];
@@ -68,9 +69,9 @@ bool tls_identity_from_cert(X509 *cert, struct tls_identity *id) WUR;
 enum db_stmt { DB_HEALTH, DB_REFERRAL_SUBMIT, DB_REFERRAL_GET, DB_REFERRAL_LIST, DB_STMT_COUNT };
 #define DB_MAX_PARAMS 6
 enum db_outcome {
-	DB_DONE,	/* the function answered: status/body/replay are valid */
+	DB_DONE,        /* the function answered: status/body/replay are valid */
 	DB_UNAVAILABLE, /* no connection, or it broke: may or may not have committed */
-	DB_FAILED	/* the statement failed: a bug or a constraint */
+	DB_FAILED       /* the statement failed: a bug or a constraint */
 };
 struct db_result {
 	enum db_outcome outcome;
@@ -87,7 +88,7 @@ void db_pool_free(struct db_pool *p);
 /* Queues a call; the callback runs exactly once, later, from the loop,
  * unless db_cancel() was called first. Never blocks. */
 struct db_query *db_call(struct db_pool *p, enum db_stmt stmt, const char *const *params,
-			 int nparams, db_cb cb, void *arg) WUR;
+                         int nparams, db_cb cb, void *arg) WUR;
 void db_cancel(struct db_query *q);
 int db_ready_count(const struct db_pool *p);
 /* Blocking helpers for startup and `cdrpd --migrate` (not on the loop). */

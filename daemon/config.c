@@ -62,26 +62,35 @@ struct int_key {
 	size_t off;
 	bool is_size;
 };
-#define INT_KEY(n, lo, hi) {#n, lo, hi, offsetof(struct cfg, n), false}
-#define SIZE_KEY(n, lo, hi) {#n, lo, hi, offsetof(struct cfg, n), true}
+#define INT_KEY(n, lo, hi)                                                                         \
+	{                                                                                          \
+#n, lo, hi, offsetof(struct cfg, n), false                                         \
+	}
+#define SIZE_KEY(n, lo, hi)                                                                        \
+	{                                                                                          \
+#n, lo, hi, offsetof(struct cfg, n), true                                          \
+	}
 static const struct int_key int_keys[] = {
-	INT_KEY(pool_size, 1, 64),
-	INT_KEY(pipeline_depth, 1, 256),
-	INT_KEY(max_queue, 0, 100000),
-	SIZE_KEY(max_body_bytes, 256, 16 * 1024 * 1024),
-	SIZE_KEY(max_header_bytes, 512, 256 * 1024),
-	INT_KEY(max_connections, 1, 100000),
-	INT_KEY(idle_timeout_s, 1, 3600),
-	INT_KEY(request_deadline_ms, 10, 600000),
+    INT_KEY(pool_size, 1, 64),
+    INT_KEY(pipeline_depth, 1, 256),
+    INT_KEY(max_queue, 0, 100000),
+    SIZE_KEY(max_body_bytes, 256, 16 * 1024 * 1024),
+    SIZE_KEY(max_header_bytes, 512, 256 * 1024),
+    INT_KEY(max_connections, 1, 100000),
+    INT_KEY(idle_timeout_s, 1, 3600),
+    INT_KEY(request_deadline_ms, 10, 600000),
 };
 struct str_key {
 	const char *name;
 	size_t off;
 };
-#define STR_KEY(n) {#n, offsetof(struct cfg, n)}
+#define STR_KEY(n)                                                                                 \
+	{                                                                                          \
+#n, offsetof(struct cfg, n)                                                        \
+	}
 static const struct str_key str_keys[] = {
-	STR_KEY(port_file), STR_KEY(tls_cert), STR_KEY(tls_key), STR_KEY(tls_ca),
-	STR_KEY(tls_crl),   STR_KEY(database), STR_KEY(migrate_database),
+    STR_KEY(port_file), STR_KEY(tls_cert), STR_KEY(tls_key),          STR_KEY(tls_ca),
+    STR_KEY(tls_crl),   STR_KEY(database), STR_KEY(migrate_database),
 };
 
 static bool set_key(struct cfg *c, const char *k, const char *v, char *why, size_t whylen)
@@ -110,7 +119,7 @@ static bool set_key(struct cfg *c, const char *k, const char *v, char *why, size
 			continue;
 		if (!parse_int(v, ik->lo, ik->hi, &n)) {
 			snprintf(why, whylen, "%s must be an integer from %ld to %ld", k, ik->lo,
-				 ik->hi);
+			         ik->hi);
 			return false;
 		}
 		if (ik->is_size)

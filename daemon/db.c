@@ -26,19 +26,19 @@ static const struct {
 	const char *sql;
 	int nparams;
 } stmts[DB_STMT_COUNT] = {
-	[DB_HEALTH] = {"health", "SELECT status, body, replay FROM cdrp_api.health($1, $2)", 2},
-	[DB_REFERRAL_SUBMIT] = {"referral_submit",
-				"SELECT status, body, replay FROM "
-				"cdrp_api.referral_submit($1, $2, $3, $4::bytea, $5::jsonb)",
-				5},
-	[DB_REFERRAL_GET] = {"referral_get",
-			     "SELECT status, body, replay FROM cdrp_api.referral_get($1, $2, "
-			     "$3::bigint)",
-			     3},
-	[DB_REFERRAL_LIST] = {"referral_list",
-			      "SELECT status, body, replay FROM cdrp_api.referral_list($1, $2, "
-			      "$3, $4::bigint, $5::int)",
-			      5},
+    [DB_HEALTH] = {"health", "SELECT status, body, replay FROM cdrp_api.health($1, $2)", 2},
+    [DB_REFERRAL_SUBMIT] = {"referral_submit",
+                            "SELECT status, body, replay FROM "
+                            "cdrp_api.referral_submit($1, $2, $3, $4::bytea, $5::jsonb)",
+                            5},
+    [DB_REFERRAL_GET] = {"referral_get",
+                         "SELECT status, body, replay FROM cdrp_api.referral_get($1, $2, "
+                         "$3::bigint)",
+                         3},
+    [DB_REFERRAL_LIST] = {"referral_list",
+                          "SELECT status, body, replay FROM cdrp_api.referral_list($1, $2, "
+                          "$3, $4::bigint, $5::int)",
+                          5},
 };
 #define SCHEMA_VERSION_SQL "SELECT coalesce(max(version), 0) FROM public.cdrp_schema_migrations"
 
@@ -104,14 +104,15 @@ static void query_finish(struct db_query *q, enum db_outcome outcome)
 		} else {
 			const char *state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
 			/* Shutdown, lost connection, resources, serialization: retryable. */
-			bool transient = state && (strncmp(state, "57P", 3) == 0 ||
-						   strncmp(state, "08", 2) == 0 ||
-						   strncmp(state, "53", 2) == 0 ||
-						   strncmp(state, "40", 2) == 0);
-			const char *constraint = PQresultErrorField(q->res, PG_DIAG_CONSTRAINT_NAME);
+			bool transient =
+			    state &&
+			    (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0 ||
+			     strncmp(state, "53", 2) == 0 || strncmp(state, "40", 2) == 0);
+			const char *constraint =
+			    PQresultErrorField(q->res, PG_DIAG_CONSTRAINT_NAME);
 			log_error("db: %s failed: sqlstate %s%s%s", stmts[q->stmt].name,
-				  state ? state : "?", constraint ? " constraint " : "",
-				  constraint ? constraint : "");
+			          state ? state : "?", constraint ? " constraint " : "",
+			          constraint ? constraint : "");
 			r.outcome = transient ? DB_UNAVAILABLE : DB_FAILED;
 		}
 	} else if (outcome == DB_DONE) {
@@ -139,8 +140,8 @@ static void conn_schedule_retry(struct db_conn *c)
 {
 	struct timeval tv = {c->backoff_ms / 1000, (c->backoff_ms % 1000) * 1000};
 	evtimer_add(c->retry, &tv);
-	c->backoff_ms = c->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS
-							     : c->backoff_ms * 2;
+	c->backoff_ms =
+	    c->backoff_ms * 2 > DB_BACKOFF_MAX_MS ? DB_BACKOFF_MAX_MS : c->backoff_ms * 2;
 }
 
 static void conn_down(struct db_conn *c, const char *why)
@@ -213,10 +214,10 @@ static bool conn_send(struct db_conn *c, struct db_query *q)
 		ok = PQsendQueryParams(c->pg, SCHEMA_VERSION_SQL, 0, NULL, NULL, NULL, NULL, 0);
 	else if (q->setup)
 		ok = PQsendPrepare(c->pg, stmts[q->stmt].name, stmts[q->stmt].sql,
-				   stmts[q->stmt].nparams, NULL);
+		                   stmts[q->stmt].nparams, NULL);
 	else
 		ok = PQsendQueryPrepared(c->pg, stmts[q->stmt].name, q->nparams,
-					 (const char *const *)q->params, NULL, NULL, 0);
+		                         (const char *const *)q->params, NULL, NULL, 0);
 	if (!ok || !PQpipelineSync(c->pg))
 		return false;
 	TAILQ_INSERT_TAIL(&c->inflight, q, link);
@@ -250,18 +251,19 @@ static void setup_done(struct db_conn *c, struct db_query *q)
 {
 	if (q->stmt != DB_STMT_COUNT) {
 		if (!q->res || PQresultStatus(q->res) != PGRES_COMMAND_OK) {
-			const char *state = q->res ? PQresultErrorField(q->res, PG_DIAG_SQLSTATE) : NULL;
+			const char *state =
+			    q->res ? PQresultErrorField(q->res, PG_DIAG_SQLSTATE) : NULL;
 			log_error("db: cannot prepare %s (sqlstate %s): is the schema migrated?",
-				  stmts[q->stmt].name, state ? state : "?");
+			          stmts[q->stmt].name, state ? state : "?");
 		}
 		return;
 	}
 	int version = q->res && PQresultStatus(q->res) == PGRES_TUPLES_OK
-			      ? atoi(PQgetvalue(q->res, 0, 0))
-			      : -1;
+	                  ? atoi(PQgetvalue(q->res, 0, 0))
+	                  : -1;
 	if (version != db_expected_version()) {
 		log_error("db: schema version %d, cdrpd needs %d: run `cdrpd --migrate -c FILE`",
-			  version, db_expected_version());
+		          version, db_expected_version());
 		return; /* stays in setup: never ready, requests get 503 */
 	}
 	c->state = C_READY;
@@ -282,7 +284,7 @@ static void conn_read(struct db_conn *c)
 		if (!res) {
 			if (!q->res)
 				break; /* nothing more yet */
-			continue;  /* end of this statement's results; its sync follows */
+			continue;      /* end of this statement's results; its sync follows */
 		}
 		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
 			PQclear(res);
@@ -460,7 +462,7 @@ void db_pool_free(struct db_pool *p)
 }
 
 struct db_query *db_call(struct db_pool *p, enum db_stmt stmt, const char *const *params,
-			 int nparams, db_cb cb, void *arg)
+                         int nparams, db_cb cb, void *arg)
 {
 	if (stmt >= DB_STMT_COUNT || nparams != stmts[stmt].nparams)
 		log_fatal("db_call: %d parameters for statement %d", nparams, (int)stmt);
@@ -538,14 +540,14 @@ bool db_check_schema(const char *conninfo, char *err, size_t errlen)
 		const char *next = v < db_expected_version() ? migrations[v].name : NULL;
 		if (next)
 			snprintf(err, errlen,
-				 "database schema is at version %d but cdrpd needs %d: apply "
-				 "migration %s with `cdrpd --migrate -c FILE`",
-				 v, db_expected_version(), next);
+			         "database schema is at version %d but cdrpd needs %d: apply "
+			         "migration %s with `cdrpd --migrate -c FILE`",
+			         v, db_expected_version(), next);
 		else
 			snprintf(err, errlen,
-				 "database schema is at version %d, newer than this cdrpd (%d): "
-				 "upgrade cdrpd",
-				 v, db_expected_version());
+			         "database schema is at version %d, newer than this cdrpd (%d): "
+			         "upgrade cdrpd",
+			         v, db_expected_version());
 		goto out;
 	}
 	ok = true;
@@ -575,11 +577,11 @@ bool db_migrate(const char *conninfo, char *err, size_t errlen)
 		goto out;
 	PQsetNoticeProcessor(pg, NULL, NULL);
 	if (!exec_ok(pg,
-		     "CREATE TABLE IF NOT EXISTS public.cdrp_schema_migrations ("
-		     " version int PRIMARY KEY, name text NOT NULL,"
-		     " applied_at timestamptz NOT NULL DEFAULT now());"
-		     "GRANT SELECT ON public.cdrp_schema_migrations TO PUBLIC",
-		     err, errlen, "cannot create cdrp_schema_migrations"))
+	             "CREATE TABLE IF NOT EXISTS public.cdrp_schema_migrations ("
+	             " version int PRIMARY KEY, name text NOT NULL,"
+	             " applied_at timestamptz NOT NULL DEFAULT now());"
+	             "GRANT SELECT ON public.cdrp_schema_migrations TO PUBLIC",
+	             err, errlen, "cannot create cdrp_schema_migrations"))
 		goto out;
 	for (int i = 0; i < MIGRATION_COUNT; i++) {
 		const struct migration *m = &migrations[i];
@@ -587,11 +589,11 @@ bool db_migrate(const char *conninfo, char *err, size_t errlen)
 		/* One transaction per migration; the advisory lock makes two
 		 * concurrent migrators take turns. */
 		if (!exec_ok(pg, "BEGIN; SELECT pg_advisory_xact_lock(7242001)", err, errlen,
-			     "cannot start migration"))
+		             "cannot start migration"))
 			goto out;
 		snprintf(sql, sizeof sql,
-			 "SELECT 1 FROM public.cdrp_schema_migrations WHERE version = %d",
-			 m->version);
+		         "SELECT 1 FROM public.cdrp_schema_migrations WHERE version = %d",
+		         m->version);
 		PGresult *r = PQexec(pg, sql);
 		bool applied = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
 		PQclear(r);
@@ -608,9 +610,9 @@ bool db_migrate(const char *conninfo, char *err, size_t errlen)
 			goto out;
 		}
 		snprintf(sql, sizeof sql,
-			 "INSERT INTO public.cdrp_schema_migrations (version, name) "
-			 "VALUES (%d, '%s'); COMMIT",
-			 m->version, m->name);
+		         "INSERT INTO public.cdrp_schema_migrations (version, name) "
+		         "VALUES (%d, '%s'); COMMIT",
+		         m->version, m->name);
 		if (!exec_ok(pg, sql, err, errlen, "cannot record migration"))
 			goto out;
 		log_info("applied migration %s", m->name);

@@ -22,8 +22,7 @@
 static int conn_ex_index = -1;
 
 /* Runs when an SSL object is freed, i.e. when its connection is gone. */
-static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
-		      void *argp)
+static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
 	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
 	struct daemon *d = ptr;
@@ -52,7 +51,7 @@ static struct bufferevent *new_conn_bev(struct event_base *base, void *arg)
 	/* evhttp must never get a plain socket bufferevent: that would serve
 	 * HTTP without TLS. Out of memory here is fatal. */
 	struct bufferevent *bev = bufferevent_openssl_socket_new(
-		base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	    base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (!bev)
 		log_fatal("bufferevent_openssl_socket_new failed");
 	/* A dirty shutdown by the peer is a normal end of a connection. */
@@ -95,10 +94,9 @@ bool http_start(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "listen: %s is not an IP address", d->cfg.listen_host);
 		return false;
 	}
-	d->listener = evconnlistener_new_bind(d->base, NULL, NULL,
-					      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-						      LEV_OPT_CLOSE_ON_EXEC,
-					      HTTP_BACKLOG, (struct sockaddr *)&ss, sslen);
+	d->listener = evconnlistener_new_bind(
+	    d->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    HTTP_BACKLOG, (struct sockaddr *)&ss, sslen);
 	if (!d->listener) {
 		snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
 		return false;
@@ -109,12 +107,12 @@ bool http_start(struct daemon *d, char *err, size_t errlen)
 	evhttp_set_bevcb(d->http, new_conn_bev, d);
 	evhttp_set_gencb(d->http, api_handle, d);
 	evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-						    EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
-						    EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
+	                                        EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
+	                                        EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
 	evhttp_set_max_body_size(d->http,
-				 (ev_ssize_t)(d->cfg.max_body_bytes * HTTP_HARD_CAP_FACTOR));
+	                         (ev_ssize_t)(d->cfg.max_body_bytes * HTTP_HARD_CAP_FACTOR));
 	evhttp_set_max_headers_size(d->http,
-				    (ev_ssize_t)(d->cfg.max_header_bytes * HTTP_HARD_CAP_FACTOR));
+	                            (ev_ssize_t)(d->cfg.max_header_bytes * HTTP_HARD_CAP_FACTOR));
 	evhttp_set_timeout(d->http, d->cfg.idle_timeout_s);
 	evhttp_set_default_content_type(d->http, "application/json");
 	/* Read (and drop) an oversized body before closing, so the client sees
@@ -127,9 +125,8 @@ bool http_start(struct daemon *d, char *err, size_t errlen)
 	socklen_t blen = sizeof bound;
 	if (getsockname(evconnlistener_get_fd(d->listener), (struct sockaddr *)&bound, &blen) != 0)
 		log_fatal("getsockname: %s", strerror(errno));
-	int port = ntohs(bound.ss_family == AF_INET6
-				 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-				 : ((struct sockaddr_in *)&bound)->sin_port);
+	int port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+	                                             : ((struct sockaddr_in *)&bound)->sin_port);
 	log_info("http: listening on %s:%d", d->cfg.listen_host, port);
 	if (d->cfg.port_file[0] && !write_port_file(d->cfg.port_file, port, err, errlen))
 		return false;

@@ -47,7 +47,7 @@ static void log_v(enum log_level level, const char *fmt, va_list ap)
 	gmtime_r(&ts.tv_sec, &tm);
 	int n = (int)strftime(line, sizeof line, "%Y-%m-%dT%H:%M:%S", &tm);
 	n += snprintf(line + n, sizeof line - (size_t)n, ".%03ldZ %s ", ts.tv_nsec / 1000000,
-		      level_names[level]);
+	              level_names[level]);
 	vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
 	fprintf(stderr, "%s\n", line);
 }

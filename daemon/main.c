@@ -15,10 +15,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: cdrpd -c FILE            run the daemon\n"
-		   "       cdrpd -c FILE --check-config  validate the config and TLS files\n"
-		   "       cdrpd -c FILE --migrate  apply database migrations "
-		   "(uses migrate_database, else database)\n"
-		   "       cdrpd --version\n");
+	           "       cdrpd -c FILE --check-config  validate the config and TLS files\n"
+	           "       cdrpd -c FILE --migrate  apply database migrations "
+	           "(uses migrate_database, else database)\n"
+	           "       cdrpd --version\n");
 }
 
 void daemon_request_done(struct daemon *d)
@@ -34,8 +34,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 	if (d->stopping)
 		return;
-	log_info("signal %d: no new connections; finishing %d request(s)", (int)sig,
-		 d->inflight);
+	log_info("signal %d: no new connections; finishing %d request(s)", (int)sig, d->inflight);
 	d->stopping = true;
 	http_stop_accepting(d);
 	if (d->inflight == 0) {
@@ -67,9 +66,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'k'},
-		{"migrate", no_argument, NULL, 'm'},	  {"version", no_argument, NULL, 'V'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'k'},
+	    {"migrate", no_argument, NULL, 'm'},      {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
 	struct daemon d = {0};
 	bool check_only = false, migrate = false;
@@ -109,7 +108,8 @@ int main(int argc, char **argv)
 	}
 	log_init(d.cfg.log_level, d.cfg.log_syslog && !check_only && !migrate);
 	if (migrate) {
-		const char *ci = d.cfg.migrate_database[0] ? d.cfg.migrate_database : d.cfg.database;
+		const char *ci =
+		    d.cfg.migrate_database[0] ? d.cfg.migrate_database : d.cfg.database;
 		if (!db_migrate(ci, err, sizeof err)) {
 			fprintf(stderr, "cdrpd: %s\n", err);
 			return 1;
@@ -138,8 +138,8 @@ int main(int argc, char **argv)
 		log_fatal("event_base_new failed");
 	int signums[] = {SIGTERM, SIGINT, SIGHUP};
 	for (int i = 0; i < 3; i++) {
-		sigs[i] = evsignal_new(d.base, signums[i], signums[i] == SIGHUP ? on_hup : on_term,
-				       &d);
+		sigs[i] =
+		    evsignal_new(d.base, signums[i], signums[i] == SIGHUP ? on_hup : on_term, &d);
 		if (!sigs[i] || evsignal_add(sigs[i], NULL) != 0)
 			log_fatal("cannot watch signal %d", signums[i]);
 	}
@@ -149,7 +149,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_info("cdrpd ready (schema %d, pool %d, max %d connections)", db_expected_version(),
-		 d.cfg.pool_size, d.cfg.max_connections);
+	         d.cfg.pool_size, d.cfg.max_connections);
 	event_base_dispatch(d.base);
 	log_info("cdrpd stopped");
 	rc = 0;

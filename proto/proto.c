@@ -12,29 +12,29 @@ static const struct {
 	const char *title;
 	int status;
 } errs[PROTO_ERR_COUNT] = {
-	[PROTO_OK] = {"ok", "OK", 200},
-	[PROTO_MALFORMED_JSON] = {"malformed_json", "The body is not valid JSON", 400},
-	[PROTO_DUPLICATE_FIELD] = {"duplicate_field", "A field appears twice", 400},
-	[PROTO_UNKNOWN_FIELD] = {"unknown_field", "A field is not part of the API", 400},
-	[PROTO_MISSING_FIELD] = {"missing_field", "A required field is missing", 400},
-	[PROTO_INVALID_FIELD] = {"invalid_field", "A field has an invalid value", 400},
-	[PROTO_INVALID_IDEMPOTENCY_KEY] = {"invalid_idempotency_key",
-					   "The Idempotency-Key header is missing or invalid", 400},
-	[PROTO_INVALID_PARAMETER] = {"invalid_parameter", "A query parameter is invalid", 400},
-	[PROTO_UNKNOWN_IDENTITY] = {"unknown_identity", "Unknown agency or user", 403},
-	[PROTO_FORBIDDEN] = {"forbidden", "Not allowed for this role", 403},
-	[PROTO_NOT_FOUND] = {"not_found", "Not found", 404},
-	[PROTO_NO_ROUTE] = {"no_route", "No such endpoint", 404},
-	[PROTO_METHOD_NOT_ALLOWED] = {"method_not_allowed", "Method not allowed", 405},
-	[PROTO_IDEMPOTENCY_CONFLICT] = {"idempotency_conflict",
-					"Idempotency-Key reused with a different body", 409},
-	[PROTO_BODY_TOO_LARGE] = {"body_too_large", "The body is too large", 413},
-	[PROTO_UNSUPPORTED_MEDIA_TYPE] = {"unsupported_media_type",
-					  "Content-Type must be application/json", 415},
-	[PROTO_HEADERS_TOO_LARGE] = {"headers_too_large", "The request headers are too large", 431},
-	[PROTO_INTERNAL] = {"internal", "Internal error", 500},
-	[PROTO_DATABASE_UNAVAILABLE] = {"database_unavailable", "The database is unavailable", 503},
-	[PROTO_DEADLINE_EXCEEDED] = {"deadline_exceeded", "The request took too long", 503},
+    [PROTO_OK] = {"ok", "OK", 200},
+    [PROTO_MALFORMED_JSON] = {"malformed_json", "The body is not valid JSON", 400},
+    [PROTO_DUPLICATE_FIELD] = {"duplicate_field", "A field appears twice", 400},
+    [PROTO_UNKNOWN_FIELD] = {"unknown_field", "A field is not part of the API", 400},
+    [PROTO_MISSING_FIELD] = {"missing_field", "A required field is missing", 400},
+    [PROTO_INVALID_FIELD] = {"invalid_field", "A field has an invalid value", 400},
+    [PROTO_INVALID_IDEMPOTENCY_KEY] = {"invalid_idempotency_key",
+                                       "The Idempotency-Key header is missing or invalid", 400},
+    [PROTO_INVALID_PARAMETER] = {"invalid_parameter", "A query parameter is invalid", 400},
+    [PROTO_UNKNOWN_IDENTITY] = {"unknown_identity", "Unknown agency or user", 403},
+    [PROTO_FORBIDDEN] = {"forbidden", "Not allowed for this role", 403},
+    [PROTO_NOT_FOUND] = {"not_found", "Not found", 404},
+    [PROTO_NO_ROUTE] = {"no_route", "No such endpoint", 404},
+    [PROTO_METHOD_NOT_ALLOWED] = {"method_not_allowed", "Method not allowed", 405},
+    [PROTO_IDEMPOTENCY_CONFLICT] = {"idempotency_conflict",
+                                    "Idempotency-Key reused with a different body", 409},
+    [PROTO_BODY_TOO_LARGE] = {"body_too_large", "The body is too large", 413},
+    [PROTO_UNSUPPORTED_MEDIA_TYPE] = {"unsupported_media_type",
+                                      "Content-Type must be application/json", 415},
+    [PROTO_HEADERS_TOO_LARGE] = {"headers_too_large", "The request headers are too large", 431},
+    [PROTO_INTERNAL] = {"internal", "Internal error", 500},
+    [PROTO_DATABASE_UNAVAILABLE] = {"database_unavailable", "The database is unavailable", 503},
+    [PROTO_DEADLINE_EXCEEDED] = {"deadline_exceeded", "The request took too long", 503},
 };
 
 const char *proto_err_code(enum proto_err e)
@@ -60,8 +60,7 @@ enum proto_err proto_err_from_code(const char *code)
 	return PROTO_ERR_COUNT;
 }
 
-static bool fail(struct proto_error *pe, enum proto_err code, const char *field,
-		 const char *detail)
+static bool fail(struct proto_error *pe, enum proto_err code, const char *field, const char *detail)
 {
 	pe->code = code;
 	snprintf(pe->field, sizeof pe->field, "%s", field ? field : "");
@@ -73,9 +72,9 @@ json_t *proto_problem(const struct proto_error *pe)
 {
 	char type[128];
 	snprintf(type, sizeof type, "https://cdrp.invalid/problems/%s", proto_err_code(pe->code));
-	json_t *p = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
-			      proto_err_title(pe->code), "status", proto_err_status(pe->code),
-			      "code", proto_err_code(pe->code));
+	json_t *p =
+	    json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", proto_err_title(pe->code),
+	              "status", proto_err_status(pe->code), "code", proto_err_code(pe->code));
 	if (!p)
 		return NULL;
 	if (pe->field[0])
@@ -117,11 +116,12 @@ json_t *proto_parse_body(const char *buf, size_t len, struct proto_error *pe)
 		if (json_error_code(&err) == json_error_duplicate_key) {
 			char key[PROTO_FIELD_PATH_MAX];
 			duplicate_key_name(buf, (size_t)err.position, key, sizeof key);
-			fail(pe, PROTO_DUPLICATE_FIELD, key, "the same key appears twice in one object");
+			fail(pe, PROTO_DUPLICATE_FIELD, key,
+			     "the same key appears twice in one object");
 		} else {
 			char detail[160];
 			snprintf(detail, sizeof detail, "not valid JSON at line %d, column %d",
-				 err.line, err.column);
+			         err.line, err.column);
 			fail(pe, PROTO_MALFORMED_JSON, NULL, detail);
 		}
 		return NULL;
@@ -155,9 +155,9 @@ struct field {
 	const char *name;
 	enum kind kind;
 	bool required;
-	size_t min, max;	       /* string length in characters / array size */
-	const char *const *choices;    /* K_ENUM */
-	const struct field *sub;       /* K_OBJECT, K_ARRAY_OBJ: item schema */
+	size_t min, max;            /* string length in characters / array size */
+	const char *const *choices; /* K_ENUM */
+	const struct field *sub;    /* K_OBJECT, K_ARRAY_OBJ: item schema */
 };
 
 static const char *const case_kinds[] = {"asb", "ppo", NULL};
@@ -166,49 +166,49 @@ static const char *const categories[] = {"personal", "nuisance", "environmental"
 static const char *const bands[] = {"standard", "medium", "high", NULL};
 static const char *const markings[] = {"OFFICIAL", "OFFICIAL-SENSITIVE", NULL};
 static const char *const strands[] = {"deter", "catch_and_convict", "rehabilitate_and_resettle",
-				      NULL};
+                                      NULL};
 
 static const struct field subject_fields[] = {
-	{"type", K_ENUM, true, 0, 0, subject_types, NULL},
-	{"name", K_STRING, true, 1, 200, NULL, NULL},
-	{"date_of_birth", K_DATE, false, 0, 0, NULL, NULL},
-	{"address", K_STRING, false, 0, 500, NULL, NULL},
-	{"ward", K_STRING, false, 0, 100, NULL, NULL},
-	{NULL, 0, 0, 0, 0, NULL, NULL},
+    {"type", K_ENUM, true, 0, 0, subject_types, NULL},
+    {"name", K_STRING, true, 1, 200, NULL, NULL},
+    {"date_of_birth", K_DATE, false, 0, 0, NULL, NULL},
+    {"address", K_STRING, false, 0, 500, NULL, NULL},
+    {"ward", K_STRING, false, 0, 100, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 static const struct field incident_fields[] = {
-	{"occurred_on", K_DATE, true, 0, 0, NULL, NULL},
-	{"reported_on", K_DATE, false, 0, 0, NULL, NULL},
-	{"category", K_ENUM, true, 0, 0, categories, NULL},
-	{"place", K_STRING, true, 1, 500, NULL, NULL},
-	{"ward", K_STRING, false, 0, 100, NULL, NULL},
-	{"description", K_STRING, false, 0, 4000, NULL, NULL},
-	{"victims", K_ARRAY_INT, false, 0, 50, NULL, NULL},
-	{NULL, 0, 0, 0, 0, NULL, NULL},
+    {"occurred_on", K_DATE, true, 0, 0, NULL, NULL},
+    {"reported_on", K_DATE, false, 0, 0, NULL, NULL},
+    {"category", K_ENUM, true, 0, 0, categories, NULL},
+    {"place", K_STRING, true, 1, 500, NULL, NULL},
+    {"ward", K_STRING, false, 0, 100, NULL, NULL},
+    {"description", K_STRING, false, 0, 4000, NULL, NULL},
+    {"victims", K_ARRAY_INT, false, 0, 50, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 static const struct field victim_fields[] = {
-	{"name", K_STRING, true, 1, 200, NULL, NULL},
-	{"contact", K_STRING, false, 0, 500, NULL, NULL},
-	{"vulnerable", K_BOOL, false, 0, 0, NULL, NULL},
-	{"consent_to_share", K_BOOL, false, 0, 0, NULL, NULL},
-	{NULL, 0, 0, 0, 0, NULL, NULL},
+    {"name", K_STRING, true, 1, 200, NULL, NULL},
+    {"contact", K_STRING, false, 0, 500, NULL, NULL},
+    {"vulnerable", K_BOOL, false, 0, 0, NULL, NULL},
+    {"consent_to_share", K_BOOL, false, 0, 0, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 static const struct field risk_fields[] = {
-	{"band", K_ENUM, true, 0, 0, bands, NULL},
-	{"summary", K_STRING, false, 0, 4000, NULL, NULL},
-	{NULL, 0, 0, 0, 0, NULL, NULL},
+    {"band", K_ENUM, true, 0, 0, bands, NULL},
+    {"summary", K_STRING, false, 0, 4000, NULL, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 static const struct field referral_fields[] = {
-	{"case_kind", K_ENUM, true, 0, 0, case_kinds, NULL},
-	{"subject", K_OBJECT, true, 0, 0, NULL, subject_fields},
-	{"reason", K_STRING, true, 1, 4000, NULL, NULL},
-	{"incidents", K_ARRAY_OBJ, false, 0, 100, NULL, incident_fields},
-	{"victims", K_ARRAY_OBJ, false, 0, 50, NULL, victim_fields},
-	{"risk", K_OBJECT, false, 0, 0, NULL, risk_fields},
-	{"requested_action", K_STRING, false, 0, 2000, NULL, NULL},
-	{"marking", K_ENUM, false, 0, 0, markings, NULL},
-	{"strand", K_ENUM, false, 0, 0, strands, NULL},
-	{NULL, 0, 0, 0, 0, NULL, NULL},
+    {"case_kind", K_ENUM, true, 0, 0, case_kinds, NULL},
+    {"subject", K_OBJECT, true, 0, 0, NULL, subject_fields},
+    {"reason", K_STRING, true, 1, 4000, NULL, NULL},
+    {"incidents", K_ARRAY_OBJ, false, 0, 100, NULL, incident_fields},
+    {"victims", K_ARRAY_OBJ, false, 0, 50, NULL, victim_fields},
+    {"risk", K_OBJECT, false, 0, 0, NULL, risk_fields},
+    {"requested_action", K_STRING, false, 0, 2000, NULL, NULL},
+    {"marking", K_ENUM, false, 0, 0, markings, NULL},
+    {"strand", K_ENUM, false, 0, 0, strands, NULL},
+    {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
 /* Length in characters of valid UTF-8 (jansson guarantees validity). */
@@ -229,10 +229,10 @@ static void join_path(char *out, size_t outlen, const char *base, const char *na
 }
 
 static bool check_object(json_t *obj, const struct field *schema, const char *path,
-			 const char *today, struct proto_error *pe);
+                         const char *today, struct proto_error *pe);
 
 static bool check_value(json_t *v, const struct field *f, const char *path, const char *today,
-			struct proto_error *pe)
+                        struct proto_error *pe)
 {
 	char detail[200];
 	switch (f->kind) {
@@ -246,10 +246,10 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 		if (f->kind == K_DATE) {
 			if (!proto_valid_date(s))
 				return fail(pe, PROTO_INVALID_FIELD, path,
-					    "must be a calendar date YYYY-MM-DD");
+				            "must be a calendar date YYYY-MM-DD");
 			if (today && strcmp(s, today) > 0)
 				return fail(pe, PROTO_INVALID_FIELD, path,
-					    "must not be in the future");
+				            "must not be in the future");
 		} else if (f->kind == K_ENUM) {
 			for (const char *const *c = f->choices; *c; c++)
 				if (strcmp(*c, s) == 0)
@@ -257,13 +257,13 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 			size_t n = (size_t)snprintf(detail, sizeof detail, "must be one of:");
 			for (const char *const *c = f->choices; *c && n < sizeof detail; c++)
 				n += (size_t)snprintf(detail + n, sizeof detail - n, "%s %s",
-						      c == f->choices ? "" : ",", *c);
+				                      c == f->choices ? "" : ",", *c);
 			return fail(pe, PROTO_INVALID_FIELD, path, detail);
 		} else {
 			size_t n = utf8_len(s);
 			if (n < f->min || n > f->max) {
 				snprintf(detail, sizeof detail, "must be %zu to %zu characters",
-					 f->min, f->max);
+				         f->min, f->max);
 				return fail(pe, PROTO_INVALID_FIELD, path, detail);
 			}
 			if (f->min > 0 && strspn(s, " \t\r\n") == strlen(s))
@@ -296,11 +296,11 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 			if (f->kind == K_ARRAY_INT) {
 				if (!json_is_integer(item) || json_integer_value(item) < 0)
 					return fail(pe, PROTO_INVALID_FIELD, ipath,
-						    "must be a non-negative integer");
+					            "must be a non-negative integer");
 			} else {
 				if (!json_is_object(item))
 					return fail(pe, PROTO_INVALID_FIELD, ipath,
-						    "must be an object");
+					            "must be an object");
 				if (!check_object(item, f->sub, ipath, today, pe))
 					return false;
 			}
@@ -312,7 +312,7 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 }
 
 static bool check_object(json_t *obj, const struct field *schema, const char *path,
-			 const char *today, struct proto_error *pe)
+                         const char *today, struct proto_error *pe)
 {
 	char fpath[PROTO_FIELD_PATH_MAX];
 	const char *key;
@@ -324,7 +324,8 @@ static bool check_object(json_t *obj, const struct field *schema, const char *pa
 			f++;
 		join_path(fpath, sizeof fpath, path, key);
 		if (!f->name)
-			return fail(pe, PROTO_UNKNOWN_FIELD, fpath, "this field is not part of the API");
+			return fail(pe, PROTO_UNKNOWN_FIELD, fpath,
+			            "this field is not part of the API");
 		if (json_is_null(v) && !f->required)
 			continue;
 		if (!check_value(v, f, fpath, today, pe))
@@ -351,7 +352,7 @@ static bool check_referral_rules(json_t *body, struct proto_error *pe)
 	if (dob && !json_is_null(dob) &&
 	    strcmp(json_string_value(json_object_get(subject, "type")), "individual") != 0)
 		return fail(pe, PROTO_INVALID_FIELD, "subject.date_of_birth",
-			    "only an individual has a date of birth");
+		            "only an individual has a date of birth");
 	json_t *victims = json_object_get(body, "victims");
 	size_t nvictims = json_is_array(victims) ? json_array_size(victims) : 0;
 	json_t *incidents = json_object_get(body, "incidents");
@@ -364,7 +365,8 @@ static bool check_referral_rules(json_t *body, struct proto_error *pe)
 		const char *rep = json_string_value(json_object_get(inc, "reported_on"));
 		if (rep && strcmp(rep, occ) < 0) {
 			snprintf(path, sizeof path, "incidents[%zu].reported_on", i);
-			return fail(pe, PROTO_INVALID_FIELD, path, "must not be before occurred_on");
+			return fail(pe, PROTO_INVALID_FIELD, path,
+			            "must not be before occurred_on");
 		}
 		size_t j;
 		json_t *vi;
@@ -373,7 +375,7 @@ static bool check_referral_rules(json_t *body, struct proto_error *pe)
 			if ((size_t)json_integer_value(vi) >= nvictims) {
 				snprintf(path, sizeof path, "incidents[%zu].victims[%zu]", i, j);
 				return fail(pe, PROTO_INVALID_FIELD, path,
-					    "must be the index of an entry in victims");
+				            "must be the index of an entry in victims");
 			}
 		}
 	}
@@ -393,23 +395,23 @@ bool proto_valid_idempotency_key(const char *key, struct proto_error *pe)
 {
 	if (!key || !key[0])
 		return fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
-			    "the Idempotency-Key header is required");
+		            "the Idempotency-Key header is required");
 	size_t n = strlen(key);
 	if (n > PROTO_IDEMPOTENCY_KEY_MAX)
 		return fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
-			    "must be at most 200 characters");
+		            "must be at most 200 characters");
 	for (size_t i = 0; i < n; i++)
 		if (key[i] < 0x21 || key[i] > 0x7e)
 			return fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
-				    "must be printable ASCII without spaces");
+			            "must be printable ASCII without spaces");
 	return true;
 }
 
 static const char *const referral_statuses[] = {"submitted", "info_requested", "accepted",
-						 "declined", "withdrawn", NULL};
+                                                "declined",  "withdrawn",      NULL};
 
 bool proto_parse_list_query(const char *status, const char *limit, const char *cursor,
-			    struct proto_list_query *q, struct proto_error *pe)
+                            struct proto_list_query *q, struct proto_error *pe)
 {
 	q->status = NULL;
 	q->limit = PROTO_LIST_LIMIT_DEFAULT;
@@ -420,8 +422,8 @@ bool proto_parse_list_query(const char *status, const char *limit, const char *c
 				q->status = *s;
 		if (!q->status)
 			return fail(pe, PROTO_INVALID_PARAMETER, "status",
-				    "must be one of: submitted, info_requested, accepted, "
-				    "declined, withdrawn");
+			            "must be one of: submitted, info_requested, accepted, "
+			            "declined, withdrawn");
 	}
 	if (limit) {
 		char *end;
@@ -436,7 +438,7 @@ bool proto_parse_list_query(const char *status, const char *limit, const char *c
 		long long id = cursor[0] == 'c' ? strtoll(cursor + 1, &end, 10) : 0;
 		if (id <= 0 || !end || *end)
 			return fail(pe, PROTO_INVALID_PARAMETER, "cursor",
-				    "not a cursor returned by this API");
+			            "not a cursor returned by this API");
 		q->after_id = id;
 	}
 	return true;

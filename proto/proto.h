@@ -12,9 +12,9 @@
 
 /* Named limits of the API itself (transport limits live in the config). */
 #define PROTO_IDEMPOTENCY_KEY_MAX 200
-#define PROTO_LIST_LIMIT_MAX 200
-#define PROTO_LIST_LIMIT_DEFAULT 50
-#define PROTO_FIELD_PATH_MAX 128
+#define PROTO_LIST_LIMIT_MAX      200
+#define PROTO_LIST_LIMIT_DEFAULT  50
+#define PROTO_FIELD_PATH_MAX      128
 
 /* Stable, machine-readable error codes (proto/API.md lists them). */
 enum proto_err {
@@ -49,9 +49,9 @@ struct proto_error {
 	char detail[256];
 };
 
-const char *proto_err_code(enum proto_err e);	/* "invalid_field" */
-const char *proto_err_title(enum proto_err e);	/* human title */
-int proto_err_status(enum proto_err e);		/* HTTP status */
+const char *proto_err_code(enum proto_err e);  /* "invalid_field" */
+const char *proto_err_title(enum proto_err e); /* human title */
+int proto_err_status(enum proto_err e);        /* HTTP status */
 /* Look a code string up again (client side); PROTO_ERR_COUNT if unknown. */
 enum proto_err proto_err_from_code(const char *code);
 
@@ -76,7 +76,7 @@ struct proto_list_query {
 	long long after_id; /* 0 = from the newest */
 };
 bool proto_parse_list_query(const char *status, const char *limit, const char *cursor,
-			    struct proto_list_query *q, struct proto_error *pe) PROTO_WUR;
+                            struct proto_list_query *q, struct proto_error *pe) PROTO_WUR;
 
 /* Valid calendar date "YYYY-MM-DD" (leap years included). */
 bool proto_valid_date(const char *s);

@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-#define REQUIRED                                                                             \
-	"tls_cert = /c.crt\ntls_key = /c.key\ntls_ca = /ca.crt\n"                            \
+#define REQUIRED                                                                                   \
+	"tls_cert = /c.crt\ntls_key = /c.key\ntls_ca = /ca.crt\n"                                  \
 	"database = host=/run dbname=cdrp\n"
 
 static bool parse(const char *text, struct cfg *c, char *err, size_t errlen)
@@ -37,9 +37,9 @@ START_TEST(values_comments_and_blank_lines)
 	struct cfg c;
 	char err[256];
 	ck_assert(parse("# comment\n\n  listen = [::1]:0 \n" REQUIRED
-			"pool_size=16 # trailing\nlog_level = debug\nlog_target = syslog\n"
-			"max_body_bytes = 1024\n",
-			&c, err, sizeof err));
+	                "pool_size=16 # trailing\nlog_level = debug\nlog_target = syslog\n"
+	                "max_body_bytes = 1024\n",
+	                &c, err, sizeof err));
 	ck_assert_str_eq(c.listen_host, "::1");
 	ck_assert_int_eq(c.listen_port, 0);
 	ck_assert_int_eq(c.pool_size, 16);

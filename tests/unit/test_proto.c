@@ -8,12 +8,12 @@
 #define TODAY "2026-11-22"
 
 static const char *const valid_referral =
-	"{\"case_kind\":\"asb\",\"subject\":{\"type\":\"individual\",\"name\":\"Kit Farrow\","
-	"\"date_of_birth\":\"2004-02-29\"},\"reason\":\"Noise\","
-	"\"incidents\":[{\"occurred_on\":\"2026-10-01\",\"reported_on\":\"2026-10-02\","
-	"\"category\":\"nuisance\",\"place\":\"Linden Row\",\"victims\":[0]}],"
-	"\"victims\":[{\"name\":\"Ada Quill\",\"vulnerable\":true}],"
-	"\"risk\":{\"band\":\"medium\"},\"marking\":\"OFFICIAL-SENSITIVE\"}";
+    "{\"case_kind\":\"asb\",\"subject\":{\"type\":\"individual\",\"name\":\"Kit Farrow\","
+    "\"date_of_birth\":\"2004-02-29\"},\"reason\":\"Noise\","
+    "\"incidents\":[{\"occurred_on\":\"2026-10-01\",\"reported_on\":\"2026-10-02\","
+    "\"category\":\"nuisance\",\"place\":\"Linden Row\",\"victims\":[0]}],"
+    "\"victims\":[{\"name\":\"Ada Quill\",\"vulnerable\":true}],"
+    "\"risk\":{\"band\":\"medium\"},\"marking\":\"OFFICIAL-SENSITIVE\"}";
 
 /* Parse and validate `text`; return the error (code PROTO_OK on success). */
 static struct proto_error check_text(const char *text)
@@ -35,15 +35,15 @@ static struct proto_error check_edit(const char *from, const char *to)
 	const char *at = strstr(valid_referral, from);
 	ck_assert_msg(at != NULL, "fixture lacks %s", from);
 	snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - valid_referral), valid_referral, to,
-		 at + strlen(from));
+	         at + strlen(from));
 	return check_text(buf);
 }
 
-#define ASSERT_ERR(pe, want_code, want_field)                                                \
-	do {                                                                                 \
-		struct proto_error e_ = (pe);                                                \
-		ck_assert_str_eq(proto_err_code(e_.code), proto_err_code(want_code));        \
-		ck_assert_str_eq(e_.field, want_field);                                      \
+#define ASSERT_ERR(pe, want_code, want_field)                                                      \
+	do {                                                                                       \
+		struct proto_error e_ = (pe);                                                      \
+		ck_assert_str_eq(proto_err_code(e_.code), proto_err_code(want_code));              \
+		ck_assert_str_eq(e_.field, want_field);                                            \
 	} while (0)
 
 START_TEST(valid_referral_passes)
@@ -66,20 +66,20 @@ END_TEST
 START_TEST(duplicate_keys_are_named)
 {
 	ASSERT_ERR(check_edit("\"reason\":\"Noise\"", "\"reason\":\"a\",\"reason\":\"b\""),
-		   PROTO_DUPLICATE_FIELD, "reason");
+	           PROTO_DUPLICATE_FIELD, "reason");
 	ASSERT_ERR(check_edit("\"name\":\"Kit Farrow\"", "\"name\":\"a\", \"name\" : \"b\""),
-		   PROTO_DUPLICATE_FIELD, "name");
+	           PROTO_DUPLICATE_FIELD, "name");
 }
 END_TEST
 
 START_TEST(unknown_fields_are_named)
 {
 	ASSERT_ERR(check_edit("\"reason\"", "\"colour\":1,\"reason\""), PROTO_UNKNOWN_FIELD,
-		   "colour");
+	           "colour");
 	ASSERT_ERR(check_edit("\"type\":\"individual\"", "\"type\":\"individual\",\"nick\":\"k\""),
-		   PROTO_UNKNOWN_FIELD, "subject.nick");
+	           PROTO_UNKNOWN_FIELD, "subject.nick");
 	ASSERT_ERR(check_edit("\"vulnerable\"", "\"age\":3,\"vulnerable\""), PROTO_UNKNOWN_FIELD,
-		   "victims[0].age");
+	           "victims[0].age");
 }
 END_TEST
 
@@ -87,24 +87,24 @@ START_TEST(missing_and_wrong_types)
 {
 	ASSERT_ERR(check_edit("\"reason\":\"Noise\",", ""), PROTO_MISSING_FIELD, "reason");
 	ASSERT_ERR(check_edit("\"category\":\"nuisance\",", ""), PROTO_MISSING_FIELD,
-		   "incidents[0].category");
+	           "incidents[0].category");
 	ASSERT_ERR(check_edit("\"case_kind\":\"asb\"", "\"case_kind\":7"), PROTO_INVALID_FIELD,
-		   "case_kind");
+	           "case_kind");
 	ASSERT_ERR(check_edit("\"case_kind\":\"asb\"", "\"case_kind\":\"ASB\""),
-		   PROTO_INVALID_FIELD, "case_kind");
-	ASSERT_ERR(check_edit("\"vulnerable\":true", "\"vulnerable\":\"yes\""),
-		   PROTO_INVALID_FIELD, "victims[0].vulnerable");
+	           PROTO_INVALID_FIELD, "case_kind");
+	ASSERT_ERR(check_edit("\"vulnerable\":true", "\"vulnerable\":\"yes\""), PROTO_INVALID_FIELD,
+	           "victims[0].vulnerable");
 	ASSERT_ERR(check_edit("\"reason\":\"Noise\"", "\"reason\":\"   \""), PROTO_INVALID_FIELD,
-		   "reason");
+	           "reason");
 	/* NUL inside a string is refused by the parser itself */
 	ASSERT_ERR(check_edit("\"reason\":\"Noise\"", "\"reason\":\"a\\u0000b\""),
-		   PROTO_MALFORMED_JSON, "");
+	           PROTO_MALFORMED_JSON, "");
 	ASSERT_ERR(check_edit("\"incidents\":[", "\"incidents\":[1,"), PROTO_INVALID_FIELD,
-		   "incidents[0]");
+	           "incidents[0]");
 	/* optional fields may be null; required ones may not */
 	ASSERT_ERR(check_edit("\"risk\":{\"band\":\"medium\"}", "\"risk\":null"), PROTO_OK, "");
 	ASSERT_ERR(check_edit("\"reason\":\"Noise\"", "\"reason\":null"), PROTO_INVALID_FIELD,
-		   "reason");
+	           "reason");
 }
 END_TEST
 
@@ -120,7 +120,7 @@ START_TEST(string_length_limits_count_characters)
 	strcat(name, "e");
 	snprintf(edit, sizeof edit, "\"name\":\"%s\"", name);
 	ASSERT_ERR(check_edit("\"name\":\"Kit Farrow\"", edit), PROTO_INVALID_FIELD,
-		   "subject.name");
+	           "subject.name");
 }
 END_TEST
 
@@ -136,20 +136,20 @@ START_TEST(dates)
 	ck_assert(!proto_valid_date("2026-1-01"));
 	ck_assert(!proto_valid_date("2026-01-01T00:00:00Z"));
 	ASSERT_ERR(check_edit("\"occurred_on\":\"2026-10-01\"", "\"occurred_on\":\"2026-11-23\""),
-		   PROTO_INVALID_FIELD, "incidents[0].occurred_on");
+	           PROTO_INVALID_FIELD, "incidents[0].occurred_on");
 	ASSERT_ERR(check_edit("\"occurred_on\":\"2026-10-01\"", "\"occurred_on\":\"2026-11-22\""),
-		   PROTO_INVALID_FIELD, "incidents[0].reported_on");
+	           PROTO_INVALID_FIELD, "incidents[0].reported_on");
 	ASSERT_ERR(check_edit("\"reported_on\":\"2026-10-02\"", "\"reported_on\":\"2026-09-30\""),
-		   PROTO_INVALID_FIELD, "incidents[0].reported_on");
+	           PROTO_INVALID_FIELD, "incidents[0].reported_on");
 	ASSERT_ERR(check_edit("\"reported_on\":\"2026-10-02\"", "\"reported_on\":\"2026-10-01\""),
-		   PROTO_OK, "");
+	           PROTO_OK, "");
 }
 END_TEST
 
 START_TEST(cross_field_rules)
 {
 	ASSERT_ERR(check_edit("\"marking\"", "\"strand\":\"deter\",\"marking\""),
-		   PROTO_INVALID_FIELD, "strand");
+	           PROTO_INVALID_FIELD, "strand");
 	char buf[2048];
 	snprintf(buf, sizeof buf, "%s", valid_referral);
 	memcpy(strstr(buf, "\"asb\""), "\"ppo\"", 5);
@@ -160,9 +160,9 @@ START_TEST(cross_field_rules)
 	ck_assert(proto_validate_referral(v, TODAY, &pe));
 	json_decref(v);
 	ASSERT_ERR(check_edit("\"type\":\"individual\"", "\"type\":\"area\""), PROTO_INVALID_FIELD,
-		   "subject.date_of_birth");
+	           "subject.date_of_birth");
 	ASSERT_ERR(check_edit("\"victims\":[0]", "\"victims\":[1]"), PROTO_INVALID_FIELD,
-		   "incidents[0].victims[0]");
+	           "incidents[0].victims[0]");
 }
 END_TEST
 

@@ -12,14 +12,13 @@ static X509 *cert_with(const int *nids, const char *const *values, int n)
 	X509_NAME *name = X509_NAME_new();
 	for (int i = 0; i < n; i++)
 		ck_assert(X509_NAME_add_entry_by_NID(name, nids[i], MBSTRING_UTF8,
-						     (const unsigned char *)values[i], -1, -1, 0));
+		                                     (const unsigned char *)values[i], -1, -1, 0));
 	ck_assert(X509_set_subject_name(x, name));
 	X509_NAME_free(name);
 	return x;
 }
 
-static bool identity(const int *nids, const char *const *values, int n,
-		     struct tls_identity *id)
+static bool identity(const int *nids, const char *const *values, int n, struct tls_identity *id)
 {
 	X509 *x = cert_with(nids, values, n);
 	bool ok = tls_identity_from_cert(x, id);
