@@ -1,0 +1,1053 @@
+/* cdrp.c: the cdrp command line -- option parsing, the health and
+ * referral commands, and the mapping of every failure to one of the exit
+ * codes documented in `cdrp --help`, so scripts can tell "fix the input"
+ * from "try again later" from "call the administrator". */
+#include "http.h"
+#include "proto.h"
+#include "render.h"
+
+#include <openssl/evp.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Exit codes; the numbers follow sysexits.h where one fits. */
+enum {
+	CDRP_EXIT_OK = 0,
+	CDRP_EXIT_USAGE = 64,
+	CDRP_EXIT_DATAERR = 65,
+	CDRP_EXIT_NOINPUT = 66,
+	CDRP_EXIT_UNAVAILABLE = 69,
+	CDRP_EXIT_SOFTWARE = 70,
+	CDRP_EXIT_TLS = 75,
+	CDRP_EXIT_NOPERM = 77,
+	CDRP_EXIT_CONFIG = 78,
+	CDRP_EXIT_NOTFOUND = 79,
+	CDRP_EXIT_CONFLICT = 80,
+};
+
+/* Largest referral file read; the server's own limit is far lower, this
+ * only keeps a wrong file (a disk image, /dev/zero) from eating memory. */
+#define CDRP_MAX_INPUT   (16u * 1024u * 1024u)
+#define CDRP_MAX_WORDS   8
+#define CDRP_TIMEOUT_MAX 86400
+
+enum cdrp_cmd { CDRP_NONE, CDRP_HEALTH, CDRP_REFERRAL, CDRP_SUBMIT, CDRP_SHOW, CDRP_LIST };
+
+struct cdrp_opts {
+	const char *url, *ca, *cert, *key, *timeout;
+	bool json, help, all;
+	const char *idempotency_key, *status, *limit, *cursor;
+	const char *words[CDRP_MAX_WORDS];
+	int nwords;
+	enum cdrp_cmd cmd;
+	int timeout_sec;
+	/* the command-specific options given, to check they fit the command */
+	unsigned given;
+};
+
+/* Command-specific options, as bits of cdrp_opts.given. */
+enum {
+	CDRP_OPT_IDEM = 1,
+	CDRP_OPT_STATUS = 2,
+	CDRP_OPT_LIMIT = 4,
+	CDRP_OPT_CURSOR = 8,
+	CDRP_OPT_ALL = 16
+};
+
+static const char cdrp_usage_main[] =
+    "usage: cdrp [OPTIONS] COMMAND [ARGS]\n"
+    "\n"
+    "Client for the cdrp referral API (cdrpd), over HTTPS with a client certificate.\n"
+    "\n"
+    "Commands:\n"
+    "  health                     check that cdrpd and its database are up\n"
+    "  referral submit FILE|-     submit a referral from a JSON file (- for stdin)\n"
+    "  referral show ID           show one referral\n"
+    "  referral list              list referrals, newest first\n"
+    "  help [COMMAND]             show help for a command (or: cdrp COMMAND --help)\n"
+    "\n"
+    "Options (accepted anywhere on the line):\n"
+    "  --url URL          server: https://host[:port][/prefix]     (env CDRP_URL)\n"
+    "  --ca FILE          CA the server certificate must chain to  (env CDRP_CA)\n"
+    "  --cert FILE        client certificate, PEM                  (env CDRP_CERT)\n"
+    "  --key FILE         client private key, PEM, not encrypted   (env CDRP_KEY)\n"
+    "  --timeout SECONDS  time limit for each request (default 30)\n"
+    "  --json             print the server's JSON answer (pretty-printed) instead of\n"
+    "                     text; error answers too, while the message goes to stderr\n"
+    "  -h, --help         show help\n"
+    "\n"
+    "Exit status:\n"
+    "  0   success\n"
+    "  64  usage error: unknown command or option, wrong arguments, bad option value\n"
+    "  65  invalid input: refused by local validation, or by the server with\n"
+    "      HTTP 400, 413, 415 or 431\n"
+    "  66  the input file cannot be read\n"
+    "  69  server unavailable: cannot connect, timed out, HTTP 503 or 429\n"
+    "  70  internal error or unexpected answer (HTTP 5xx other than 503, an answer\n"
+    "      that cannot be understood)\n"
+    "  75  TLS handshake failed: server certificate not trusted or not for this\n"
+    "      host, or the server refused the client certificate\n"
+    "  77  permission denied (HTTP 403: identity not registered, role not allowed)\n"
+    "  78  configuration error: --url, --ca, --cert or --key missing or unusable\n"
+    "  79  not found (HTTP 404)\n"
+    "  80  conflict (HTTP 409, e.g. an idempotency key reused with another body)\n";
+
+static const char cdrp_usage_health[] =
+    "usage: cdrp health [OPTIONS]\n"
+    "\n"
+    "Ask cdrpd whether it and its database are up and print the schema version:\n"
+    "  cdrpd ok, database ok, schema version N\n"
+    "A database outage is HTTP 503 (exit 69).\n"
+    "\n"
+    "Options: --url, --ca, --cert, --key, --timeout, --json (see cdrp --help).\n";
+
+static const char cdrp_usage_referral[] =
+    "usage: cdrp referral submit FILE|- [--idempotency-key KEY]\n"
+    "       cdrp referral show ID\n"
+    "       cdrp referral list [--status S] [--limit N] [--cursor C] [--all]\n"
+    "\n"
+    "Submit, show and list referrals. cdrp referral COMMAND --help for details;\n"
+    "cdrp --help for the connection options and exit codes.\n";
+
+static const char cdrp_usage_submit[] =
+    "usage: cdrp referral submit FILE|- [--idempotency-key KEY] [OPTIONS]\n"
+    "\n"
+    "Submit the referral in FILE (JSON, as in proto/API.md), or read it from\n"
+    "standard input when FILE is \"-\". It is validated here first: an invalid\n"
+    "referral is reported, naming the field, and exits 65 without contacting\n"
+    "the server.\n"
+    "\n"
+    "Submitting is safe to retry. Without --idempotency-key the key is derived\n"
+    "from the referral's content (sha256:...), so running the same command again\n"
+    "after a timeout or an HTTP 503 returns the original answer instead of\n"
+    "creating a second referral.\n"
+    "\n"
+    "  --idempotency-key KEY  use KEY (1-200 printable ASCII characters) instead\n"
+    "\n"
+    "Prints: Referral REF-YYYY-NNNNNN submitted (id N, status submitted)\n"
+    "Connection options and exit codes: cdrp --help.\n";
+
+static const char cdrp_usage_show[] =
+    "usage: cdrp referral show ID [OPTIONS]\n"
+    "\n"
+    "Show referral ID (the number, as printed by submit and list). Referrals of\n"
+    "other agencies are visible only to caseworkers, chairs and admins; others\n"
+    "get \"not found\" (exit 79).\n"
+    "\n"
+    "Connection options and exit codes: cdrp --help.\n";
+
+static const char cdrp_usage_list[] =
+    "usage: cdrp referral list [--status S] [--limit N] [--cursor C] [--all] [OPTIONS]\n"
+    "\n"
+    "List the referrals visible to you, newest first, one page at a time.\n"
+    "\n"
+    "  --status S   only this status: submitted, info_requested, accepted,\n"
+    "               declined or withdrawn\n"
+    "  --limit N    page size, 1-200 (default 50)\n"
+    "  --cursor C   continue from a previous page's \"next cursor\"\n"
+    "  --all        follow the cursors to the end and print every page as one;\n"
+    "               with --json: {\"items\": [...all...], \"next_cursor\": null}\n"
+    "\n"
+    "Connection options and exit codes: cdrp --help.\n";
+
+static const char *cdrp_cmd_name(enum cdrp_cmd cmd)
+{
+	switch (cmd) {
+	case CDRP_HEALTH:
+		return "health";
+	case CDRP_REFERRAL:
+		return "referral";
+	case CDRP_SUBMIT:
+		return "referral submit";
+	case CDRP_SHOW:
+		return "referral show";
+	case CDRP_LIST:
+		return "referral list";
+	default:
+		return "";
+	}
+}
+
+static const char *cdrp_cmd_usage(enum cdrp_cmd cmd)
+{
+	switch (cmd) {
+	case CDRP_HEALTH:
+		return cdrp_usage_health;
+	case CDRP_REFERRAL:
+		return cdrp_usage_referral;
+	case CDRP_SUBMIT:
+		return cdrp_usage_submit;
+	case CDRP_SHOW:
+		return cdrp_usage_show;
+	case CDRP_LIST:
+		return cdrp_usage_list;
+	default:
+		return cdrp_usage_main;
+	}
+}
+
+static int cdrp_usage_error(enum cdrp_cmd cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int cdrp_usage_error(enum cdrp_cmd cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("cdrp: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (cmd == CDRP_NONE)
+		fputs("\nTry 'cdrp --help'.\n", stderr);
+	else
+		fprintf(stderr, "\nTry 'cdrp %s --help'.\n", cdrp_cmd_name(cmd));
+	return CDRP_EXIT_USAGE;
+}
+
+/* ---- options ---- */
+
+struct cdrp_optdef {
+	const char *name;
+	bool takes_value;
+	unsigned bit; /* 0 for options every command accepts */
+};
+
+static const struct cdrp_optdef cdrp_optdefs[] = {
+    {"url", true, 0},
+    {"ca", true, 0},
+    {"cert", true, 0},
+    {"key", true, 0},
+    {"timeout", true, 0},
+    {"json", false, 0},
+    {"help", false, 0},
+    {"idempotency-key", true, CDRP_OPT_IDEM},
+    {"status", true, CDRP_OPT_STATUS},
+    {"limit", true, CDRP_OPT_LIMIT},
+    {"cursor", true, CDRP_OPT_CURSOR},
+    {"all", false, CDRP_OPT_ALL},
+};
+
+static void cdrp_set_opt(struct cdrp_opts *o, const struct cdrp_optdef *d, const char *v)
+{
+	const char *n = d->name;
+
+	o->given |= d->bit;
+	if (!strcmp(n, "url"))
+		o->url = v;
+	else if (!strcmp(n, "ca"))
+		o->ca = v;
+	else if (!strcmp(n, "cert"))
+		o->cert = v;
+	else if (!strcmp(n, "key"))
+		o->key = v;
+	else if (!strcmp(n, "timeout"))
+		o->timeout = v;
+	else if (!strcmp(n, "json"))
+		o->json = true;
+	else if (!strcmp(n, "help"))
+		o->help = true;
+	else if (!strcmp(n, "idempotency-key"))
+		o->idempotency_key = v;
+	else if (!strcmp(n, "status"))
+		o->status = v;
+	else if (!strcmp(n, "limit"))
+		o->limit = v;
+	else if (!strcmp(n, "cursor"))
+		o->cursor = v;
+	else if (!strcmp(n, "all"))
+		o->all = true;
+}
+
+/* Options may come before, between or after the command words; "--"
+ * ends them (for a file named "-x"). Returns 0 or an exit code. */
+static int cdrp_parse_args(int argc, char **argv, struct cdrp_opts *o)
+{
+	bool words_only = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *eq, *name;
+		const struct cdrp_optdef *d = NULL;
+		size_t nlen;
+
+		if (words_only || a[0] != '-' || a[1] == '\0') {
+			if (o->nwords == CDRP_MAX_WORDS)
+				return cdrp_usage_error(CDRP_NONE, "too many arguments");
+			o->words[o->nwords++] = a;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			words_only = true;
+			continue;
+		}
+		if (!strcmp(a, "-h")) {
+			o->help = true;
+			continue;
+		}
+		if (a[1] != '-')
+			return cdrp_usage_error(CDRP_NONE, "unknown option '%s'", a);
+		name = a + 2;
+		eq = strchr(name, '=');
+		nlen = eq ? (size_t)(eq - name) : strlen(name);
+		for (size_t k = 0; k < sizeof(cdrp_optdefs) / sizeof(cdrp_optdefs[0]); k++)
+			if (strlen(cdrp_optdefs[k].name) == nlen &&
+			    !strncmp(cdrp_optdefs[k].name, name, nlen))
+				d = &cdrp_optdefs[k];
+		if (!d)
+			return cdrp_usage_error(CDRP_NONE, "unknown option '--%.*s'", (int)nlen,
+			                        name);
+		if (!d->takes_value) {
+			if (eq)
+				return cdrp_usage_error(CDRP_NONE, "option --%s takes no value",
+				                        d->name);
+			cdrp_set_opt(o, d, NULL);
+		} else if (eq) {
+			cdrp_set_opt(o, d, eq + 1);
+		} else if (i + 1 < argc) {
+			cdrp_set_opt(o, d, argv[++i]);
+		} else {
+			return cdrp_usage_error(CDRP_NONE, "option --%s needs a value", d->name);
+		}
+	}
+	return 0;
+}
+
+/* Work out the command from the words; --help wins over argument errors
+ * (but not over an unknown command). Returns -1 to go on, else an exit
+ * code. */
+static int cdrp_resolve(struct cdrp_opts *o)
+{
+	int first = 1, want;
+
+	if (o->nwords > 0 && !strcmp(o->words[0], "help")) {
+		o->help = true;
+		o->nwords--;
+		memmove(o->words, o->words + 1, (size_t)o->nwords * sizeof(o->words[0]));
+	}
+	if (o->nwords == 0) {
+		if (o->help) {
+			fputs(cdrp_usage_main, stdout);
+			return CDRP_EXIT_OK;
+		}
+		return cdrp_usage_error(CDRP_NONE, "no command given");
+	}
+	if (!strcmp(o->words[0], "health")) {
+		o->cmd = CDRP_HEALTH;
+	} else if (!strcmp(o->words[0], "referral")) {
+		o->cmd = CDRP_REFERRAL;
+		if (o->nwords < 2) {
+			if (o->help) {
+				fputs(cdrp_usage_referral, stdout);
+				return CDRP_EXIT_OK;
+			}
+			return cdrp_usage_error(CDRP_REFERRAL,
+			                        "referral needs a command: submit, show or list");
+		}
+		first = 2;
+		if (!strcmp(o->words[1], "submit"))
+			o->cmd = CDRP_SUBMIT;
+		else if (!strcmp(o->words[1], "show"))
+			o->cmd = CDRP_SHOW;
+		else if (!strcmp(o->words[1], "list"))
+			o->cmd = CDRP_LIST;
+		else
+			return cdrp_usage_error(CDRP_REFERRAL, "unknown referral command '%s'",
+			                        o->words[1]);
+	} else {
+		return cdrp_usage_error(CDRP_NONE, "unknown command '%s'", o->words[0]);
+	}
+	if (o->help) {
+		fputs(cdrp_cmd_usage(o->cmd), stdout);
+		return CDRP_EXIT_OK;
+	}
+
+	/* Leave only the command's own arguments in words. */
+	o->nwords -= first;
+	memmove(o->words, o->words + first, (size_t)o->nwords * sizeof(o->words[0]));
+	want = o->cmd == CDRP_SUBMIT || o->cmd == CDRP_SHOW ? 1 : 0;
+	if (o->nwords < want)
+		return cdrp_usage_error(o->cmd, "%s needs %s", cdrp_cmd_name(o->cmd),
+		                        o->cmd == CDRP_SUBMIT ? "a FILE (or - for stdin)"
+		                                              : "an ID");
+	if (o->nwords > want)
+		return cdrp_usage_error(o->cmd, "unexpected argument '%s'", o->words[want]);
+
+	if ((o->given & CDRP_OPT_IDEM) && o->cmd != CDRP_SUBMIT)
+		return cdrp_usage_error(o->cmd, "--idempotency-key is only for referral submit");
+	if ((o->given & (CDRP_OPT_STATUS | CDRP_OPT_LIMIT | CDRP_OPT_CURSOR | CDRP_OPT_ALL)) &&
+	    o->cmd != CDRP_LIST)
+		return cdrp_usage_error(o->cmd,
+		                        "--status, --limit, --cursor and --all are only for "
+		                        "referral list");
+
+	o->timeout_sec = 30;
+	if (o->timeout) {
+		char *end;
+		long t;
+
+		errno = 0;
+		t = strtol(o->timeout, &end, 10);
+		if (errno || end == o->timeout || *end || t < 1 || t > CDRP_TIMEOUT_MAX)
+			return cdrp_usage_error(o->cmd,
+			                        "--timeout must be a number of seconds, 1-%d",
+			                        CDRP_TIMEOUT_MAX);
+		o->timeout_sec = (int)t;
+	}
+	return -1;
+}
+
+/* ---- configuration and the connection ---- */
+
+static const char *cdrp_setting(const char *opt, const char *env)
+{
+	const char *v = opt ? opt : getenv(env);
+
+	return v && *v ? v : NULL;
+}
+
+/* Connection settings from options, else the environment; NULL (with the
+ * message printed) when one is missing or unusable. */
+static struct http_client *cdrp_connect(const struct cdrp_opts *o, int *exit_code)
+{
+	static const struct {
+		const char *opt, *env;
+	} names[] = {{"--url", "CDRP_URL"},
+	             {"--ca", "CDRP_CA"},
+	             {"--cert", "CDRP_CERT"},
+	             {"--key", "CDRP_KEY"}};
+	struct http_config cfg = {
+	    .url = cdrp_setting(o->url, "CDRP_URL"),
+	    .ca_file = cdrp_setting(o->ca, "CDRP_CA"),
+	    .cert_file = cdrp_setting(o->cert, "CDRP_CERT"),
+	    .key_file = cdrp_setting(o->key, "CDRP_KEY"),
+	    .timeout_sec = o->timeout_sec,
+	};
+	const char *vals[] = {cfg.url, cfg.ca_file, cfg.cert_file, cfg.key_file};
+	struct http_error err;
+	struct http_client *c;
+
+	for (size_t i = 0; i < 4; i++) {
+		if (!vals[i]) {
+			fprintf(stderr, "cdrp: no %s given: use %s or set %s\n", names[i].opt + 2,
+			        names[i].opt, names[i].env);
+			*exit_code = CDRP_EXIT_CONFIG;
+			return NULL;
+		}
+	}
+	c = http_client_new(&cfg, &err);
+	if (!c) {
+		fprintf(stderr, "cdrp: %s\n", err.msg);
+		*exit_code = err.code == HTTP_ERR_CONFIG ? CDRP_EXIT_CONFIG : CDRP_EXIT_SOFTWARE;
+	}
+	return c;
+}
+
+static int cdrp_exit_for_http_err(enum http_err e)
+{
+	switch (e) {
+	case HTTP_OK:
+		return CDRP_EXIT_OK;
+	case HTTP_ERR_CONFIG:
+		return CDRP_EXIT_CONFIG;
+	case HTTP_ERR_CONNECT:
+	case HTTP_ERR_TIMEOUT:
+	case HTTP_ERR_IO:
+		return CDRP_EXIT_UNAVAILABLE;
+	case HTTP_ERR_TLS:
+		return CDRP_EXIT_TLS;
+	default:
+		return CDRP_EXIT_SOFTWARE;
+	}
+}
+
+static int cdrp_exit_for_status(int status)
+{
+	switch (status) {
+	case 400:
+	case 413:
+	case 415:
+	case 431:
+		return CDRP_EXIT_DATAERR;
+	case 401:
+	case 403:
+		return CDRP_EXIT_NOPERM;
+	case 404:
+		return CDRP_EXIT_NOTFOUND;
+	case 409:
+		return CDRP_EXIT_CONFLICT;
+	case 429:
+	case 503:
+		return CDRP_EXIT_UNAVAILABLE;
+	default:
+		return status >= 200 && status < 300 ? CDRP_EXIT_OK : CDRP_EXIT_SOFTWARE;
+	}
+}
+
+static int cdrp_print_json(const json_t *doc)
+{
+	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+		return -1;
+	return putchar('\n') == EOF ? -1 : 0;
+}
+
+static const char *cdrp_str(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Say what went wrong on stderr, in the shape of the problem document
+ * when there is one. */
+static void cdrp_print_problem(const struct http_response *resp, const json_t *doc)
+{
+	const char *title = cdrp_str(doc, "title"), *detail = cdrp_str(doc, "detail");
+	const char *field = cdrp_str(doc, "field"), *code = cdrp_str(doc, "code");
+	enum proto_err pe = code ? proto_err_from_code(code) : PROTO_ERR_COUNT;
+
+	if (!title && pe != PROTO_ERR_COUNT)
+		title = proto_err_title(pe);
+	fputs("cdrp: ", stderr);
+	if (!doc) {
+		fprintf(stderr, "the server answered HTTP %d without a problem document",
+		        resp->status);
+	} else {
+		render_safe(stderr, title ? title : "error");
+		if (detail) {
+			fputs(": ", stderr);
+			render_safe(stderr, detail);
+		}
+		if (field) {
+			fputs(" [field ", stderr);
+			render_safe(stderr, field);
+			fputc(']', stderr);
+		}
+		fputs(" (", stderr);
+		if (code) {
+			render_safe(stderr, code);
+			fputs(", ", stderr);
+		}
+		fprintf(stderr, "HTTP %d)", resp->status);
+	}
+	if (resp->retry_after) {
+		fputs("; retry after ", stderr);
+		render_safe(stderr, resp->retry_after);
+		if (strspn(resp->retry_after, "0123456789") == strlen(resp->retry_after))
+			fputs(" s", stderr);
+	}
+	fputc('\n', stderr);
+	if (pe == PROTO_NO_ROUTE)
+		fputs("cdrp: (check the path in --url: the server has no such endpoint)\n", stderr);
+	if (resp->status >= 500 && resp->request_id) {
+		fputs("cdrp: the server logged this as request ", stderr);
+		render_safe(stderr, resp->request_id);
+		fputc('\n', stderr);
+	}
+}
+
+/* Turn an answer into a JSON document: 0 with *docp set for a 2xx JSON
+ * answer; otherwise the failure is reported and its exit code returned.
+ * With --json, an error's problem document still goes to stdout. */
+static int cdrp_answer(const struct cdrp_opts *o, const struct http_response *resp, json_t **docp)
+{
+	json_t *doc = NULL;
+	int rc;
+
+	*docp = NULL;
+	if (resp->body_len > 0)
+		doc = json_loadb(resp->body, resp->body_len, 0, NULL);
+	if (doc && !json_is_object(doc)) {
+		json_decref(doc);
+		doc = NULL;
+	}
+	rc = cdrp_exit_for_status(resp->status);
+	if (rc == CDRP_EXIT_OK && resp->status >= 200 && resp->status < 300) {
+		if (!doc) {
+			fprintf(stderr,
+			        "cdrp: unexpected answer from the server: HTTP %d without a JSON "
+			        "object\n",
+			        resp->status);
+			return CDRP_EXIT_SOFTWARE;
+		}
+		*docp = doc;
+		return CDRP_EXIT_OK;
+	}
+	if (rc == CDRP_EXIT_OK)
+		rc = CDRP_EXIT_SOFTWARE;
+	if (o->json && doc && cdrp_print_json(doc) != 0)
+		rc = CDRP_EXIT_SOFTWARE;
+	cdrp_print_problem(resp, doc);
+	json_decref(doc);
+	return rc;
+}
+
+/* One request, its answer checked; 0 with *docp set, or an exit code. */
+static int cdrp_call(const struct cdrp_opts *o, struct http_client *c, const char *method,
+                     const char *path, const char *const *headers, const char *body,
+                     size_t body_len, struct http_response *resp, json_t **docp, bool *sent)
+{
+	struct http_error err;
+	enum http_err e;
+
+	*docp = NULL;
+	e = http_request(c, method, path, headers, body, body_len, resp, &err);
+	*sent = err.request_sent;
+	if (e != HTTP_OK) {
+		fprintf(stderr, "cdrp: %s\n", err.msg);
+		return cdrp_exit_for_http_err(e);
+	}
+	return cdrp_answer(o, resp, docp);
+}
+
+/* ---- commands ---- */
+
+static int cdrp_health(const struct cdrp_opts *o, struct http_client *c)
+{
+	struct http_response resp = {0};
+	json_t *doc = NULL;
+	const json_t *ver;
+	bool sent;
+	int rc;
+
+	rc = cdrp_call(o, c, "GET", "/v1/health", NULL, NULL, 0, &resp, &doc, &sent);
+	if (rc != CDRP_EXIT_OK)
+		goto out;
+	if (o->json) {
+		if (cdrp_print_json(doc) != 0)
+			rc = CDRP_EXIT_SOFTWARE;
+		goto out;
+	}
+	ver = json_object_get(doc, "schema_version");
+	fputs("cdrpd ", stdout);
+	render_safe(stdout, cdrp_str(doc, "status") ? cdrp_str(doc, "status") : "?");
+	fputs(", database ", stdout);
+	render_safe(stdout, cdrp_str(doc, "database") ? cdrp_str(doc, "database") : "?");
+	if (json_is_integer(ver))
+		printf(", schema version %" JSON_INTEGER_FORMAT "\n", json_integer_value(ver));
+	else
+		fputs(", schema version ?\n", stdout);
+out:
+	json_decref(doc);
+	http_response_free(&resp);
+	return rc;
+}
+
+/* Read FILE, or stdin for "-", whole. Returns 0 or an exit code. */
+static int cdrp_read_input(const char *path, char **bufp, size_t *lenp)
+{
+	bool is_stdin = !strcmp(path, "-");
+	const char *name = is_stdin ? "standard input" : path;
+	FILE *f = is_stdin ? stdin : fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int rc = CDRP_EXIT_OK;
+
+	if (!f) {
+		fprintf(stderr, "cdrp: cannot read %s: %s\n", name, strerror(errno));
+		return CDRP_EXIT_NOINPUT;
+	}
+	for (;;) {
+		size_t n;
+
+		if (cap - len < 65536) {
+			char *nb;
+
+			cap = cap ? cap * 2 : 65536;
+			nb = realloc(buf, cap + 1);
+			if (!nb) {
+				fputs("cdrp: out of memory\n", stderr);
+				rc = CDRP_EXIT_SOFTWARE;
+				goto out;
+			}
+			buf = nb;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (len > CDRP_MAX_INPUT) {
+			fprintf(stderr, "cdrp: %s is too large for a referral (over %u MiB)\n",
+			        name, CDRP_MAX_INPUT >> 20);
+			rc = CDRP_EXIT_DATAERR;
+			goto out;
+		}
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		fprintf(stderr, "cdrp: cannot read %s: %s\n", name, strerror(errno));
+		rc = CDRP_EXIT_NOINPUT;
+		goto out;
+	}
+	buf[len] = '\0';
+	*bufp = buf;
+	*lenp = len;
+	buf = NULL;
+out:
+	free(buf);
+	if (!is_stdin)
+		fclose(f);
+	return rc;
+}
+
+static int cdrp_invalid_referral(const struct proto_error *pe)
+{
+	fputs("cdrp: invalid referral: ", stderr);
+	if (pe->field[0]) {
+		render_safe(stderr, pe->field);
+		fputs(": ", stderr);
+	}
+	render_safe(stderr, pe->detail);
+	fprintf(stderr, " (%s)\n", proto_err_code(pe->code));
+	return CDRP_EXIT_DATAERR;
+}
+
+/* A stable key for a body: the same referral gives the same key, so a
+ * re-run after a lost answer is a replay, not a second referral. */
+static int cdrp_derive_key(const char *canonical, char *out, size_t outlen)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (outlen < 7 + 32 + 1 ||
+	    !EVP_Digest(canonical, strlen(canonical), md, &mdlen, EVP_sha256(), NULL))
+		return -1;
+	memcpy(out, "sha256:", 7);
+	for (unsigned i = 0; i < 16; i++)
+		snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+static int cdrp_submit(const struct cdrp_opts *o)
+{
+	char *input = NULL, *canonical = NULL, today[16], derived[48], keyhdr[256];
+	const char *key = o->idempotency_key;
+	const char *headers[] = {"Content-Type: application/json", keyhdr, NULL};
+	struct http_response resp = {0};
+	struct http_client *c = NULL;
+	struct proto_error pe;
+	json_t *body = NULL, *doc = NULL;
+	size_t input_len = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	bool sent = false;
+	int rc;
+
+	rc = cdrp_read_input(o->words[0], &input, &input_len);
+	if (rc != CDRP_EXIT_OK)
+		goto out;
+	memset(&pe, 0, sizeof(pe));
+	body = proto_parse_body(input, input_len, &pe);
+	if (!body) {
+		rc = cdrp_invalid_referral(&pe);
+		goto out;
+	}
+	gmtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	if (!proto_validate_referral(body, today, &pe)) {
+		rc = cdrp_invalid_referral(&pe);
+		goto out;
+	}
+	canonical = proto_canonical(body);
+	if (!canonical) {
+		fputs("cdrp: out of memory\n", stderr);
+		rc = CDRP_EXIT_SOFTWARE;
+		goto out;
+	}
+	if (!key) {
+		if (cdrp_derive_key(canonical, derived, sizeof(derived)) != 0) {
+			fputs("cdrp: cannot compute SHA-256\n", stderr);
+			rc = CDRP_EXIT_SOFTWARE;
+			goto out;
+		}
+		key = derived;
+	}
+	if (!proto_valid_idempotency_key(key, &pe)) {
+		fputs("cdrp: invalid --idempotency-key: ", stderr);
+		render_safe(stderr, pe.detail);
+		fputc('\n', stderr);
+		rc = CDRP_EXIT_USAGE;
+		goto out;
+	}
+	snprintf(keyhdr, sizeof(keyhdr), "Idempotency-Key: %s", key);
+
+	c = cdrp_connect(o, &rc);
+	if (!c)
+		goto out;
+	rc = cdrp_call(o, c, "POST", "/v1/referrals", headers, canonical, strlen(canonical), &resp,
+	               &doc, &sent);
+	if (rc != CDRP_EXIT_OK) {
+		/* The API's advice for these: it may be stored, retry with the
+		 * same key (which re-running the command does). */
+		if (sent &&
+		    (rc == CDRP_EXIT_UNAVAILABLE || (rc == CDRP_EXIT_SOFTWARE && resp.status == 0)))
+			fprintf(stderr,
+			        "cdrp: the referral may or may not have been stored; it is safe to "
+			        "run the same command again%s\n",
+			        o->idempotency_key ? " (with the same --idempotency-key)" : "");
+		goto out;
+	}
+	if (o->json) {
+		if (cdrp_print_json(doc) != 0)
+			rc = CDRP_EXIT_SOFTWARE;
+		goto out;
+	}
+	fputs("Referral ", stdout);
+	render_safe(stdout, cdrp_str(doc, "reference") ? cdrp_str(doc, "reference") : "?");
+	fputs(" submitted (id ", stdout);
+	if (json_is_integer(json_object_get(doc, "id")))
+		printf("%" JSON_INTEGER_FORMAT, json_integer_value(json_object_get(doc, "id")));
+	else
+		fputc('?', stdout);
+	fputs(", status ", stdout);
+	render_safe(stdout, cdrp_str(doc, "status") ? cdrp_str(doc, "status") : "?");
+	fputc(')', stdout);
+	if (resp.idempotent_replay)
+		fputs(" (already submitted; this is the original answer)", stdout);
+	fputc('\n', stdout);
+out:
+	json_decref(doc);
+	http_response_free(&resp);
+	http_client_free(c);
+	json_decref(body);
+	free(canonical);
+	free(input);
+	return rc;
+}
+
+static int cdrp_show(const struct cdrp_opts *o)
+{
+	const char *id = o->words[0];
+	struct http_response resp = {0};
+	struct http_client *c = NULL;
+	json_t *doc = NULL;
+	char path[64];
+	size_t n = strlen(id);
+	bool sent;
+	int rc;
+
+	/* A positive number that fits the server's bigint. */
+	if (n == 0 || n > 18 || strspn(id, "0123456789") != n || strspn(id, "0") == n)
+		return cdrp_usage_error(CDRP_SHOW, "referral ID must be a positive number");
+	snprintf(path, sizeof(path), "/v1/referrals/%s", id + strspn(id, "0"));
+	c = cdrp_connect(o, &rc);
+	if (!c)
+		return rc;
+	rc = cdrp_call(o, c, "GET", path, NULL, NULL, 0, &resp, &doc, &sent);
+	if (rc != CDRP_EXIT_OK)
+		goto out;
+	if (o->json) {
+		if (cdrp_print_json(doc) != 0)
+			rc = CDRP_EXIT_SOFTWARE;
+		goto out;
+	}
+	render_referral(stdout, doc);
+out:
+	json_decref(doc);
+	http_response_free(&resp);
+	http_client_free(c);
+	return rc;
+}
+
+/* "/v1/referrals?status=..&limit=..&cursor=.." with what was given. */
+static char *cdrp_list_path(const struct cdrp_opts *o, const char *cursor)
+{
+	const char *names[] = {"status", "limit", "cursor"};
+	const char *vals[] = {o->status, o->limit, cursor};
+	char *path = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&path, &len);
+	char sep = '?';
+
+	if (!f)
+		return NULL;
+	fputs("/v1/referrals", f);
+	for (size_t i = 0; i < 3; i++) {
+		char *esc;
+
+		if (!vals[i])
+			continue;
+		esc = http_query_escape(vals[i]);
+		if (!esc)
+			break;
+		fprintf(f, "%c%s=%s", sep, names[i], esc);
+		sep = '&';
+		free(esc);
+	}
+	if (fclose(f) != 0) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+static int cdrp_list(const struct cdrp_opts *o)
+{
+	struct proto_list_query q;
+	struct proto_error pe;
+	struct http_response resp = {0};
+	struct http_client *c = NULL;
+	json_t *doc = NULL, *all = NULL;
+	char *cursor = NULL, *path = NULL;
+	const char *next = NULL;
+	bool sent;
+	int rc;
+
+	memset(&pe, 0, sizeof(pe));
+	if (!proto_parse_list_query(o->status, o->limit, o->cursor, &q, &pe)) {
+		fputs("cdrp: invalid ", stderr);
+		if (pe.field[0]) {
+			fputs("--", stderr);
+			render_safe(stderr, pe.field);
+			fputs(": ", stderr);
+		}
+		render_safe(stderr, pe.detail);
+		fputs("\nTry 'cdrp referral list --help'.\n", stderr);
+		return CDRP_EXIT_USAGE;
+	}
+	all = json_array();
+	cursor = o->cursor ? strdup(o->cursor) : NULL;
+	if (!all || (o->cursor && !cursor)) {
+		fputs("cdrp: out of memory\n", stderr);
+		rc = CDRP_EXIT_SOFTWARE;
+		goto out;
+	}
+	c = cdrp_connect(o, &rc);
+	if (!c)
+		goto out;
+	for (;;) {
+		json_t *items;
+
+		free(path);
+		path = cdrp_list_path(o, cursor);
+		if (!path) {
+			fputs("cdrp: out of memory\n", stderr);
+			rc = CDRP_EXIT_SOFTWARE;
+			goto out;
+		}
+		json_decref(doc);
+		doc = NULL;
+		http_response_free(&resp);
+		rc = cdrp_call(o, c, "GET", path, NULL, NULL, 0, &resp, &doc, &sent);
+		if (rc != CDRP_EXIT_OK)
+			goto out;
+		items = json_object_get(doc, "items");
+		next = cdrp_str(doc, "next_cursor");
+		if (!json_is_array(items)) {
+			fputs("cdrp: unexpected answer from the server: no items\n", stderr);
+			rc = CDRP_EXIT_SOFTWARE;
+			goto out;
+		}
+		if (!o->all)
+			break;
+		if (json_array_extend(all, items) != 0) {
+			fputs("cdrp: out of memory\n", stderr);
+			rc = CDRP_EXIT_SOFTWARE;
+			goto out;
+		}
+		if (!next || !*next)
+			break;
+		/* A server that hands back the cursor it was given would
+		 * have us loop for ever. */
+		if (cursor && !strcmp(cursor, next)) {
+			fputs("cdrp: unexpected answer from the server: the same cursor again\n",
+			      stderr);
+			rc = CDRP_EXIT_SOFTWARE;
+			goto out;
+		}
+		free(cursor);
+		cursor = strdup(next);
+		if (!cursor) {
+			fputs("cdrp: out of memory\n", stderr);
+			rc = CDRP_EXIT_SOFTWARE;
+			goto out;
+		}
+	}
+
+	if (o->all) {
+		/* Every page as one answer, in the shape of a single page. */
+		json_t *merged = json_pack("{s:O, s:n}", "items", all, "next_cursor");
+
+		if (!merged) {
+			fputs("cdrp: out of memory\n", stderr);
+			rc = CDRP_EXIT_SOFTWARE;
+			goto out;
+		}
+		json_decref(doc);
+		doc = merged;
+		next = NULL;
+	}
+	if (o->json) {
+		if (cdrp_print_json(doc) != 0)
+			rc = CDRP_EXIT_SOFTWARE;
+		goto out;
+	}
+	if (json_array_size(json_object_get(doc, "items")) == 0) {
+		puts("no referrals");
+	} else if (render_table(stdout, json_object_get(doc, "items")) != 0) {
+		fputs("cdrp: out of memory\n", stderr);
+		rc = CDRP_EXIT_SOFTWARE;
+		goto out;
+	}
+	if (next && *next) {
+		fputs("next cursor: ", stdout);
+		render_safe(stdout, next);
+		fputc('\n', stdout);
+	}
+out:
+	json_decref(doc);
+	json_decref(all);
+	http_response_free(&resp);
+	http_client_free(c);
+	free(cursor);
+	free(path);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct cdrp_opts o;
+	int rc;
+
+	memset(&o, 0, sizeof(o));
+	rc = cdrp_parse_args(argc, argv, &o);
+	if (rc != 0)
+		goto out;
+	rc = cdrp_resolve(&o);
+	if (rc >= 0)
+		goto out;
+	switch (o.cmd) {
+	case CDRP_HEALTH: {
+		struct http_client *c = cdrp_connect(&o, &rc);
+
+		if (c)
+			rc = cdrp_health(&o, c);
+		http_client_free(c);
+		break;
+	}
+	case CDRP_SUBMIT:
+		rc = cdrp_submit(&o);
+		break;
+	case CDRP_SHOW:
+		rc = cdrp_show(&o);
+		break;
+	case CDRP_LIST:
+		rc = cdrp_list(&o);
+		break;
+	default:
+		rc = CDRP_EXIT_SOFTWARE;
+		break;
+	}
+out:
+	/* Output that did not reach its reader is a failure too (a full
+	 * disk must not look like success to a script). */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (errno != EPIPE)
+			fprintf(stderr, "cdrp: cannot write output: %s\n", strerror(errno));
+		if (rc == CDRP_EXIT_OK)
+			rc = CDRP_EXIT_SOFTWARE;
+	}
+	return rc;
+}
