@@ -569,13 +569,18 @@ static bool exec_ok(PGconn *pg, const char *sql, char *err, size_t errlen, const
 	return ok;
 }
 
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg, (void)message;
+}
+
 bool db_migrate(const char *conninfo, char *err, size_t errlen)
 {
 	bool ok = false;
 	PGconn *pg = connect_blocking(conninfo, err, errlen);
 	if (!pg)
 		goto out;
-	PQsetNoticeProcessor(pg, NULL, NULL);
+	PQsetNoticeProcessor(pg, ignore_notice, NULL); /* "already exists, skipping" */
 	if (!exec_ok(pg,
 	             "CREATE TABLE IF NOT EXISTS public.cdrp_schema_migrations ("
 	             " version int PRIMARY KEY, name text NOT NULL,"
