@@ -120,7 +120,9 @@ struct daemon {
 	int inflight; /* requests accepted and not yet answered */
 	uint64_t next_request_id;
 };
-/* Called by api.c when a request is finished, to let SIGTERM complete. */
+/* Called by api.c when a request is finished and by http.c when a
+ * connection is gone, so that a SIGTERM drain can complete. */
 void daemon_request_done(struct daemon *d);
+void daemon_conn_closed(struct daemon *d);
 
 #endif

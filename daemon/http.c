@@ -9,6 +9,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +34,7 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 		evconnlistener_enable(d->listener);
 		d->listener_paused = false;
 	}
+	daemon_conn_closed(d);
 }
 
 static struct bufferevent *new_conn_bev(struct event_base *base, void *arg)
@@ -101,6 +103,12 @@ bool http_start(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot listen on %s: %s", addr, strerror(errno));
 		return false;
 	}
+	/* Accepted sockets inherit TCP_NODELAY on Linux: without it a response
+	 * written as two TLS records waits for the client's delayed ACK. */
+	int one = 1;
+	if (setsockopt(evconnlistener_get_fd(d->listener), IPPROTO_TCP, TCP_NODELAY, &one,
+		       sizeof one) != 0)
+		log_warn("http: cannot set TCP_NODELAY: %s", strerror(errno));
 	d->http = evhttp_new(d->base);
 	if (!d->http)
 		log_fatal("evhttp_new failed");

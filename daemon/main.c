@@ -21,10 +21,30 @@ static void usage(FILE *f)
 	           "       cdrpd --version\n");
 }
 
+/* While stopping: once no request is in flight, exit when the last
+ * connection has closed (answers are flushed: they carry Connection: close),
+ * or after DRAIN_GRACE_MS for idle keep-alive clients. */
+static void drain_check(struct daemon *d)
+{
+	if (!d->stopping || d->inflight > 0)
+		return;
+	if (d->nconns == 0) {
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	struct timeval tv = {DRAIN_GRACE_MS / 1000, (DRAIN_GRACE_MS % 1000) * 1000};
+	event_base_loopexit(d->base, &tv);
+}
+
 void daemon_request_done(struct daemon *d)
 {
 	d->inflight--;
-	if (d->stopping && d->inflight == 0)
+	drain_check(d);
+}
+
+void daemon_conn_closed(struct daemon *d)
+{
+	if (d->stopping && d->inflight == 0 && d->nconns == 0)
 		event_base_loopexit(d->base, NULL);
 }
 
@@ -34,17 +54,15 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 	if (d->stopping)
 		return;
-	log_info("signal %d: no new connections; finishing %d request(s)", (int)sig, d->inflight);
+	log_info("signal %d: no new connections; finishing %d request(s)", (int)sig,
+		 d->inflight);
 	d->stopping = true;
 	http_stop_accepting(d);
-	if (d->inflight == 0) {
-		event_base_loopexit(d->base, NULL);
-		return;
-	}
 	/* In-flight requests end by their own deadline at the latest. */
 	int ms = d->cfg.request_deadline_ms + DRAIN_GRACE_MS;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	event_base_loopexit(d->base, &tv);
+	drain_check(d);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)

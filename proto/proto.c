@@ -84,28 +84,58 @@ json_t *proto_problem(const struct proto_error *pe)
 	return p;
 }
 
-/* jansson reports a duplicate key without naming it; the key is the last
- * string token before the error position. */
-static void duplicate_key_name(const char *buf, size_t pos, char *out, size_t outlen)
+/* jansson reports a duplicate key without naming it, at the position just
+ * after the key. The text before that position is well-formed JSON, so a
+ * small scan over it recovers the path: the key of each enclosing object
+ * and the index in each enclosing array, then the duplicate key itself. */
+#define PATH_DEPTH_MAX 32
+static void duplicate_key_path(const char *buf, size_t pos, char *out, size_t outlen)
 {
+	struct {
+		bool is_array;
+		size_t index;
+		size_t key_start, key_len; /* the object's current key, raw text */
+	} st[PATH_DEPTH_MAX];
+	int depth = -1;
+	size_t last_start = 0, last_len = 0; /* the last string token */
+	for (size_t i = 0; i < pos && buf[i]; i++) {
+		char ch = buf[i];
+		if (ch == '"') {
+			size_t j = i + 1;
+			while (j < pos && buf[j] != '"')
+				j += buf[j] == '\\' ? 2 : 1;
+			last_start = i + 1;
+			last_len = j - i - 1;
+			i = j;
+		} else if (ch == '{' || ch == '[') {
+			if (++depth >= PATH_DEPTH_MAX)
+				break;
+			st[depth].is_array = ch == '[';
+			st[depth].index = 0;
+			st[depth].key_len = 0;
+		} else if (ch == '}' || ch == ']') {
+			depth--;
+		} else if (depth >= 0 && depth < PATH_DEPTH_MAX && ch == ',' && st[depth].is_array) {
+			st[depth].index++;
+		} else if (depth >= 0 && depth < PATH_DEPTH_MAX && ch == ':' && !st[depth].is_array) {
+			st[depth].key_start = last_start;
+			st[depth].key_len = last_len;
+		}
+	}
+	size_t n = 0;
 	out[0] = '\0';
-	if (pos == 0)
-		return;
-	size_t end = pos;
-	while (end > 0 && buf[end - 1] != '"')
-		end--;
-	if (end == 0)
-		return;
-	size_t start = end - 1;
-	while (start > 0 && !(buf[start - 1] == '"' && (start < 2 || buf[start - 2] != '\\')))
-		start--;
-	if (start == 0)
-		return;
-	size_t n = end - 1 - start;
-	if (n >= outlen)
-		n = outlen - 1;
-	memcpy(out, buf + start, n);
-	out[n] = '\0';
+	/* Every level but the innermost contributes; the innermost object's
+	 * "current key" is the duplicate, i.e. the last string token. */
+	for (int k = 0; k < depth && k < PATH_DEPTH_MAX && n < outlen; k++) {
+		if (st[k].is_array)
+			n += (size_t)snprintf(out + n, outlen - n, "[%zu]", st[k].index);
+		else
+			n += (size_t)snprintf(out + n, outlen - n, "%s%.*s", n ? "." : "",
+					      (int)st[k].key_len, buf + st[k].key_start);
+	}
+	if (n < outlen)
+		snprintf(out + n, outlen - n, "%s%.*s", n ? "." : "", (int)last_len,
+			 buf + last_start);
 }
 
 json_t *proto_parse_body(const char *buf, size_t len, struct proto_error *pe)
@@ -115,7 +145,7 @@ json_t *proto_parse_body(const char *buf, size_t len, struct proto_error *pe)
 	if (!v) {
 		if (json_error_code(&err) == json_error_duplicate_key) {
 			char key[PROTO_FIELD_PATH_MAX];
-			duplicate_key_name(buf, (size_t)err.position, key, sizeof key);
+			duplicate_key_path(buf, (size_t)err.position, key, sizeof key);
 			fail(pe, PROTO_DUPLICATE_FIELD, key,
 			     "the same key appears twice in one object");
 		} else {
