@@ -68,7 +68,12 @@ START_TEST(duplicate_keys_are_named)
 	ASSERT_ERR(check_edit("\"reason\":\"Noise\"", "\"reason\":\"a\",\"reason\":\"b\""),
 	           PROTO_DUPLICATE_FIELD, "reason");
 	ASSERT_ERR(check_edit("\"name\":\"Kit Farrow\"", "\"name\":\"a\", \"name\" : \"b\""),
-	           PROTO_DUPLICATE_FIELD, "name");
+	           PROTO_DUPLICATE_FIELD, "subject.name");
+	ASSERT_ERR(check_edit("\"vulnerable\":true", "\"vulnerable\":true,\"vulnerable\":false"),
+	           PROTO_DUPLICATE_FIELD, "victims[0].vulnerable");
+	ASSERT_ERR(check_text("{\"incidents\":[{\"a\":1},{\"b\":[1,{}],\"p\\\"q\":1,"
+	                      "\"p\\\"q\":2}]}"),
+	           PROTO_DUPLICATE_FIELD, "incidents[1].p\\\"q");
 }
 END_TEST
 
