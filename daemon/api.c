@@ -1,6 +1,7 @@
 /* api.c: the HTTP API of proto/API.md. Each request: identity from the
- * verified certificate, route, limits and validation (proto/), then one
- * database call whose answer becomes the response. A request that outlives
+ * verified certificate, route (a table), limits and validation (proto/),
+ * then one call of a cdrp_api SQL function whose answer becomes the
+ * response. A request that outlives
  * its deadline is answered 503 and its database answer dropped; a request
  * whose connection closes is forgotten the same way. */
 #include "cdrpd.h"
@@ -20,17 +21,81 @@
 #define API_RETRY_AFTER_S "2"
 #define API_ID_MAX        20
 
+struct route;
 struct api_req {
 	struct daemon *d;
+	const struct route *rt;
+	char path_id[48];           /* the {id} segment, if the route has one */
 	struct evhttp_request *req; /* NULL once the connection has gone */
 	struct evhttp_connection *evcon;
 	struct event *deadline;
 	struct db_query *query;
 	char id[24];
-	const char *route;
 	struct tls_identity who;
 	struct timespec started;
 };
+
+/* One endpoint. Generic routes call cdrp_api.<fn>(agency, cn, args jsonb)
+ * with args {id, body, query, if_match}; the others have their own
+ * handler and SQL. */
+enum route_kind { RK_HEALTH, RK_REFERRAL_SUBMIT, RK_REFERRAL_GET, RK_REFERRAL_LIST, RK_GENERIC };
+struct route {
+	enum evhttp_cmd_type method;
+	const char *path; /* "{id}" matches an id or a case reference */
+	const char *fn;
+	enum route_kind kind;
+	enum proto_body body;
+	enum proto_query query;
+	bool if_match;
+	int stmt; /* set by api_init() */
+};
+#define GET                   EVHTTP_REQ_GET
+#define POST                  EVHTTP_REQ_POST
+#define PUT                   EVHTTP_REQ_PUT
+#define PATCH                 EVHTTP_REQ_PATCH
+#define ROUTE_REFERRAL_SUBMIT 1
+static struct route routes[] = {
+    {GET, "/v1/health", "health", RK_HEALTH, PB_NONE, PQ_NONE, false, 0},
+    {POST, "/v1/referrals", "referral_submit", RK_REFERRAL_SUBMIT, PB_NONE, PQ_NONE, false, 0},
+    {GET, "/v1/referrals", "referral_list", RK_REFERRAL_LIST, PB_NONE, PQ_NONE, false, 0},
+    {GET, "/v1/referrals/{id}", "referral_get", RK_REFERRAL_GET, PB_NONE, PQ_NONE, false, 0},
+    {PUT, "/v1/referrals/{id}", "referral_resubmit", RK_GENERIC, PB_REFERRAL, PQ_NONE, false, 0},
+    {POST, "/v1/referrals/{id}/accept", "referral_accept", RK_GENERIC, PB_ACCEPT, PQ_NONE, false,
+     0},
+    {POST, "/v1/referrals/{id}/decline", "referral_decline", RK_GENERIC, PB_DECLINE, PQ_NONE, false,
+     0},
+    {POST, "/v1/referrals/{id}/request-info", "referral_request_info", RK_GENERIC, PB_REQUEST_INFO,
+     PQ_NONE, false, 0},
+    {GET, "/v1/cases", "case_list", RK_GENERIC, PB_NONE, PQ_CASES, false, 0},
+    {GET, "/v1/cases/{id}", "case_get", RK_GENERIC, PB_NONE, PQ_NONE, false, 0},
+    {PATCH, "/v1/cases/{id}", "case_update", RK_GENERIC, PB_CASE_PATCH, PQ_NONE, true, 0},
+    {POST, "/v1/cases/{id}/close", "case_close", RK_GENERIC, PB_CASE_CLOSE, PQ_NONE, true, 0},
+    {POST, "/v1/cases/{id}/reopen", "case_reopen", RK_GENERIC, PB_CASE_REOPEN, PQ_NONE, true, 0},
+    {POST, "/v1/cases/{id}/strand", "case_strand", RK_GENERIC, PB_STRAND, PQ_NONE, true, 0},
+    {POST, "/v1/cases/{id}/ppo-removal", "case_ppo_removal", RK_GENERIC, PB_PPO_REMOVAL, PQ_NONE,
+     true, 0},
+    {GET, "/v1/cases/{id}/history", "case_history", RK_GENERIC, PB_NONE, PQ_NONE, false, 0},
+    {POST, "/v1/cases/{id}/notes", "case_note_add", RK_GENERIC, PB_NOTE, PQ_NONE, false, 0},
+    {GET, "/v1/cases/{id}/notes", "case_notes", RK_GENERIC, PB_NONE, PQ_NONE, false, 0},
+    {POST, "/v1/cases/{id}/persons", "case_person_add", RK_GENERIC, PB_PERSON, PQ_NONE, false, 0},
+    {POST, "/v1/cases/{id}/incidents", "incident_add", RK_GENERIC, PB_INCIDENT, PQ_NONE, false, 0},
+    {GET, "/v1/cases/{id}/incidents", "incident_list", RK_GENERIC, PB_NONE, PQ_NONE, false, 0},
+    {POST, "/v1/cases/{id}/risk", "risk_assess", RK_GENERIC, PB_RISK, PQ_NONE, false, 0},
+    {POST, "/v1/cases/{id}/actions", "action_add", RK_GENERIC, PB_ACTION, PQ_NONE, false, 0},
+    {PATCH, "/v1/actions/{id}", "action_update", RK_GENERIC, PB_ACTION_PATCH, PQ_NONE, true, 0},
+    {GET, "/v1/victims", "victim_list", RK_GENERIC, PB_NONE, PQ_VICTIMS, false, 0},
+    {POST, "/v1/persons/{id}/flags", "person_flag_add", RK_GENERIC, PB_FLAG, PQ_NONE, false, 0},
+    {GET, "/v1/persons/{id}/case-review", "person_case_review", RK_GENERIC, PB_NONE, PQ_NONE, false,
+     0},
+    {POST, "/v1/case-reviews", "case_review_apply", RK_GENERIC, PB_CASE_REVIEW, PQ_NONE, false, 0},
+    {POST, "/v1/case-reviews/{id}/decision", "case_review_decide", RK_GENERIC, PB_CR_DECISION,
+     PQ_NONE, false, 0},
+    {POST, "/v1/case-reviews/{id}/meeting", "case_review_meeting", RK_GENERIC, PB_CR_MEETING,
+     PQ_NONE, false, 0},
+    {GET, "/v1/case-reviews/stats", "case_review_stats", RK_GENERIC, PB_NONE, PQ_STATS, false, 0},
+    {GET, "/v1/risk/questionnaire", "risk_questionnaire", RK_GENERIC, PB_NONE, PQ_NONE, false, 0},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
 
 static double elapsed_ms(const struct timespec *t0)
 {
@@ -58,7 +123,7 @@ static void req_free(struct api_req *r)
 
 /* Send the response (if the client is still there) and free the request. */
 static void respond(struct api_req *r, int status, const char *ctype, const char *body, size_t len,
-                    const char *location, bool replay)
+                    const char *location, bool replay, const char *etag)
 {
 	if (r->req) {
 		struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
@@ -72,6 +137,11 @@ static void respond(struct api_req *r, int status, const char *ctype, const char
 			evhttp_add_header(h, "Location", location);
 		if (replay)
 			evhttp_add_header(h, "Idempotent-Replay", "true");
+		if (etag) {
+			char quoted[64];
+			snprintf(quoted, sizeof quoted, "\"%s\"", etag);
+			evhttp_add_header(h, "ETag", quoted);
+		}
 		if (r->d->stopping)
 			evhttp_add_header(h, "Connection", "close");
 		struct evbuffer *buf = evbuffer_new();
@@ -80,8 +150,14 @@ static void respond(struct api_req *r, int status, const char *ctype, const char
 		evhttp_send_reply(r->req, status, NULL, buf);
 		evbuffer_free(buf);
 	}
-	log_info("req %s %s agency=%s status=%d %.1fms", r->id, r->route,
-	         r->who.agency[0] ? r->who.agency : "-", status, elapsed_ms(&r->started));
+	log_info("req %s %s %s agency=%s status=%d %.1fms", r->id,
+	         r->rt ? (r->rt->method == GET    ? "GET"
+	                  : r->rt->method == POST ? "POST"
+	                  : r->rt->method == PUT  ? "PUT"
+	                                          : "PATCH")
+	               : "-",
+	         r->rt ? r->rt->path : "-", r->who.agency[0] ? r->who.agency : "-", status,
+	         elapsed_ms(&r->started));
 	req_free(r);
 }
 
@@ -92,7 +168,7 @@ static void respond_problem(struct api_req *r, const struct proto_error *pe)
 	if (!text)
 		log_fatal("out of memory");
 	respond(r, proto_err_status(pe->code), "application/problem+json", text, strlen(text), NULL,
-	        false);
+	        false, NULL);
 	free(text);
 	json_decref(p);
 }
@@ -134,14 +210,14 @@ static void db_answered(void *arg, const struct db_result *res)
 	}
 	if (res->status < 400) {
 		char location[64] = "";
-		if (res->status == 201) {
+		if (res->status == 201 && r->rt == &routes[ROUTE_REFERRAL_SUBMIT]) {
 			json_t *b = json_loadb(res->body, res->body_len, 0, NULL);
 			json_int_t id = json_integer_value(json_object_get(b, "id"));
 			snprintf(location, sizeof location, "/v1/referrals/%lld", (long long)id);
 			json_decref(b);
 		}
 		respond(r, res->status, "application/json", res->body, res->body_len,
-		        location[0] ? location : NULL, res->replay);
+		        location[0] ? location : NULL, res->replay, res->etag);
 		return;
 	}
 	struct proto_error pe = {.code = PROTO_INTERNAL};
@@ -161,9 +237,9 @@ static void db_answered(void *arg, const struct db_result *res)
 	respond_problem(r, &pe);
 }
 
-static void call_db(struct api_req *r, enum db_stmt stmt, const char *const *params, int n)
+static void call_db(struct api_req *r, const char *const *params, int n)
 {
-	r->query = db_call(r->d->db, stmt, params, n, db_answered, r);
+	r->query = db_call(r->d->db, r->rt->stmt, params, n, db_answered, r);
 	if (!r->query) {
 		respond_error(r, PROTO_DATABASE_UNAVAILABLE, NULL,
 		              "the database is unavailable; retry later");
@@ -199,14 +275,38 @@ static bool is_json_type(const char *ct)
 	return *ct == '\0' || *ct == ';';
 }
 
+/* The body as JSON, checked for type and size; NULL after answering. */
+static json_t *read_json_body(struct api_req *r)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
+	struct proto_error pe = {0};
+	if (!is_json_type(evhttp_find_header(in, "Content-Type"))) {
+		respond_error(r, PROTO_UNSUPPORTED_MEDIA_TYPE, NULL,
+		              "send the body as application/json");
+		return NULL;
+	}
+	struct evbuffer *ib = evhttp_request_get_input_buffer(r->req);
+	size_t len = evbuffer_get_length(ib);
+	if (len > r->d->cfg.max_body_bytes) {
+		respond_error(r, PROTO_BODY_TOO_LARGE, NULL, "the body is over max_body_bytes");
+		return NULL;
+	}
+	char *buf = malloc(len + 1);
+	if (!buf || evbuffer_copyout(ib, buf, len) != (ev_ssize_t)len)
+		log_fatal("out of memory");
+	json_t *body = proto_parse_body(buf, len, &pe);
+	free(buf);
+	if (!body)
+		respond_problem(r, &pe);
+	return body;
+}
+
 static void post_referral(struct api_req *r)
 {
-	struct evhttp_request *req = r->req;
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
 	struct proto_error pe = {0};
 	json_t *body = NULL;
 	char *canon = NULL;
-	char *buf = NULL;
 
 	if (!is_json_type(evhttp_find_header(in, "Content-Type"))) {
 		respond_error(r, PROTO_UNSUPPORTED_MEDIA_TYPE, NULL,
@@ -218,19 +318,12 @@ static void post_referral(struct api_req *r)
 		respond_problem(r, &pe);
 		goto out;
 	}
-	struct evbuffer *ib = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(ib);
-	if (len > r->d->cfg.max_body_bytes) {
-		respond_error(r, PROTO_BODY_TOO_LARGE, NULL, "the body is over max_body_bytes");
-		goto out;
-	}
-	buf = malloc(len + 1);
-	if (!buf || evbuffer_copyout(ib, buf, len) != (ev_ssize_t)len)
-		log_fatal("out of memory");
 	char today[11];
 	today_utc(today);
-	body = proto_parse_body(buf, len, &pe);
-	if (!body || !proto_validate_referral(body, today, &pe)) {
+	body = read_json_body(r);
+	if (!body)
+		goto out;
+	if (!proto_validate_referral(body, today, &pe)) {
 		respond_problem(r, &pe);
 		goto out;
 	}
@@ -246,49 +339,76 @@ static void post_referral(struct api_req *r)
 	for (int i = 0; i < 32; i++)
 		snprintf(hash + 2 + 2 * i, 3, "%02x", md[i]);
 	const char *params[] = {r->who.agency, r->who.user, key, hash, canon};
-	call_db(r, DB_REFERRAL_SUBMIT, params, 5);
+	call_db(r, params, 5);
 out:
 	free(canon);
-	free(buf);
 	json_decref(body);
 }
 
-static void get_referral(struct api_req *r, const char *idtext)
+static void get_referral(struct api_req *r)
 {
-	char *end;
-	long long id = strtoll(idtext, &end, 10);
-	if (*idtext < '1' || *idtext > '9' || *end || strlen(idtext) > 18 || id <= 0) {
+	const char *params[] = {r->who.agency, r->who.user, r->path_id};
+	if (!strchr("123456789", r->path_id[0]) ||
+	    strspn(r->path_id, "0123456789") != strlen(r->path_id)) {
 		respond_error(r, PROTO_NOT_FOUND, NULL, "no such referral");
 		return;
 	}
-	char idbuf[API_ID_MAX];
-	snprintf(idbuf, sizeof idbuf, "%lld", id);
-	const char *params[] = {r->who.agency, r->who.user, idbuf};
-	call_db(r, DB_REFERRAL_GET, params, 3);
+	call_db(r, params, 3);
+}
+
+/* The query string as an object of strings; NULL after answering 400. */
+static json_t *read_query(struct api_req *r)
+{
+	struct evkeyvalq q = {0};
+	json_t *obj = json_object();
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
+	if (!obj)
+		log_fatal("out of memory");
+	if (query && evhttp_parse_query_str(query, &q) != 0) {
+		respond_error(r, PROTO_INVALID_PARAMETER, NULL, "the query string is malformed");
+		goto fail;
+	}
+	for (struct evkeyval *kv = q.tqh_first; kv; kv = kv->next.tqe_next) {
+		char field[64];
+		snprintf(field, sizeof field, "%.60s", kv->key);
+		json_t *v = json_stringn(kv->value, strlen(kv->value));
+		if (json_object_get(obj, kv->key) || !v) {
+			json_decref(v);
+			respond_error(r, PROTO_INVALID_PARAMETER, field,
+			              v ? "given twice" : "must be valid UTF-8");
+			goto fail;
+		}
+		json_object_set_new(obj, kv->key, v);
+	}
+	evhttp_clear_headers(&q);
+	return obj;
+fail:
+	evhttp_clear_headers(&q);
+	json_decref(obj);
+	return NULL;
 }
 
 static void list_referrals(struct api_req *r)
 {
-	struct evkeyvalq q = {0};
 	struct proto_error pe = {0};
 	struct proto_list_query lq;
-	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(r->req));
-	if (query && evhttp_parse_query_str(query, &q) != 0) {
-		respond_error(r, PROTO_INVALID_PARAMETER, NULL, "the query string is malformed");
-		goto out;
-	}
-	for (struct evkeyval *kv = q.tqh_first; kv; kv = kv->next.tqe_next) {
-		if (strcmp(kv->key, "status") && strcmp(kv->key, "limit") &&
-		    strcmp(kv->key, "cursor")) {
+	json_t *q = read_query(r);
+	if (!q)
+		return;
+	const char *key;
+	json_t *v;
+	json_object_foreach(q, key, v)
+	{
+		if (strcmp(key, "status") && strcmp(key, "limit") && strcmp(key, "cursor")) {
 			char field[64];
-			snprintf(field, sizeof field, "%.60s", kv->key);
+			snprintf(field, sizeof field, "%.60s", key);
 			respond_error(r, PROTO_INVALID_PARAMETER, field, "unknown query parameter");
 			goto out;
 		}
 	}
-	if (!proto_parse_list_query(evhttp_find_header(&q, "status"),
-	                            evhttp_find_header(&q, "limit"),
-	                            evhttp_find_header(&q, "cursor"), &lq, &pe)) {
+	if (!proto_parse_list_query(json_string_value(json_object_get(q, "status")),
+	                            json_string_value(json_object_get(q, "limit")),
+	                            json_string_value(json_object_get(q, "cursor")), &lq, &pe)) {
 		respond_problem(r, &pe);
 		goto out;
 	}
@@ -296,9 +416,150 @@ static void list_referrals(struct api_req *r)
 	snprintf(after, sizeof after, "%lld", lq.after_id);
 	snprintf(limit, sizeof limit, "%d", lq.limit);
 	const char *params[] = {r->who.agency, r->who.user, lq.status, after, limit};
-	call_db(r, DB_REFERRAL_LIST, params, 5);
+	call_db(r, params, 5);
 out:
-	evhttp_clear_headers(&q);
+	json_decref(q);
+}
+
+/* If-Match: "7" (or 7, or W/"7") -> "7"; false if absent or not a version. */
+static bool if_match_version(const char *h, char *out, size_t outlen)
+{
+	if (!h)
+		return false;
+	if (strncmp(h, "W/", 2) == 0)
+		h += 2;
+	size_t n = strlen(h);
+	if (n >= 2 && h[0] == '"' && h[n - 1] == '"') {
+		h++;
+		n -= 2;
+	}
+	if (n == 0 || n >= outlen || strspn(h, "0123456789") < n)
+		return false;
+	memcpy(out, h, n);
+	out[n] = '\0';
+	return true;
+}
+
+/* A casework endpoint: validate, then cdrp_api.<fn>(agency, cn, args). */
+static void generic(struct api_req *r)
+{
+	const struct route *rt = r->rt;
+	struct proto_error pe = {0};
+	json_t *args = json_object(), *body = NULL, *q = NULL;
+	char *text = NULL;
+	char today[11];
+	today_utc(today);
+	if (!args)
+		log_fatal("out of memory");
+	if (rt->body != PB_NONE) {
+		if (!(body = read_json_body(r)))
+			goto out;
+		if (!proto_validate_body(rt->body, body, today, &pe)) {
+			respond_problem(r, &pe);
+			goto out;
+		}
+		json_object_set(args, "body", body);
+	}
+	if (!(q = read_query(r)))
+		goto out;
+	if (rt->query == PQ_NONE && json_object_size(q) > 0) {
+		respond_error(r, PROTO_INVALID_PARAMETER, NULL,
+		              "this endpoint takes no parameters");
+		goto out;
+	}
+	if (rt->query != PQ_NONE && !proto_validate_query(rt->query, q, &pe)) {
+		respond_problem(r, &pe);
+		goto out;
+	}
+	json_object_set(args, "query", q);
+	if (rt->if_match) {
+		char version[24];
+		const char *h =
+		    evhttp_find_header(evhttp_request_get_input_headers(r->req), "If-Match");
+		if (!h) {
+			respond_error(r, PROTO_IF_MATCH_REQUIRED, "If-Match",
+			              "send If-Match with the ETag of your last read");
+			goto out;
+		}
+		if (!if_match_version(h, version, sizeof version)) {
+			respond_error(r, PROTO_PRECONDITION_FAILED, "If-Match",
+			              "not an ETag of this resource");
+			goto out;
+		}
+		json_object_set_new(args, "if_match", json_integer(strtoll(version, NULL, 10)));
+	}
+	if (r->path_id[0])
+		json_object_set_new(args, "id", json_string(r->path_id));
+	text = json_dumps(args, JSON_COMPACT);
+	if (!text)
+		log_fatal("out of memory");
+	const char *params[] = {r->who.agency, r->who.user, text};
+	call_db(r, params, 3);
+out:
+	free(text);
+	json_decref(q);
+	json_decref(body);
+	json_decref(args);
+}
+
+/* Does `path` match `pattern`? Copies the {id} segment into out; the
+ * handler (or the database) decides whether it names anything. */
+static bool path_match(const char *pattern, const char *path, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	while (*pattern && *path) {
+		if (strncmp(pattern, "{id}", 4) == 0) {
+			size_t n = strcspn(path, "/");
+			if (n == 0 || n >= outlen)
+				return false;
+			memcpy(out, path, n);
+			out[n] = '\0';
+			pattern += 4;
+			path += n;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return false;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+void api_init(void)
+{
+	char sql[256];
+	for (size_t i = 0; i < NROUTES; i++) {
+		struct route *rt = &routes[i];
+		switch (rt->kind) {
+		case RK_HEALTH:
+			snprintf(sql, sizeof sql,
+			         "SELECT status, body, replay FROM cdrp_api.health($1, $2)");
+			break;
+		case RK_REFERRAL_SUBMIT:
+			snprintf(
+			    sql, sizeof sql,
+			    "SELECT status, body, replay FROM cdrp_api.referral_submit($1, $2, $3, "
+			    "$4::bytea, $5::jsonb)");
+			break;
+		case RK_REFERRAL_GET:
+			snprintf(sql, sizeof sql,
+			         "SELECT status, body, replay FROM cdrp_api.referral_get($1, $2, "
+			         "$3::bigint)");
+			break;
+		case RK_REFERRAL_LIST:
+			snprintf(
+			    sql, sizeof sql,
+			    "SELECT status, body, replay FROM cdrp_api.referral_list($1, $2, $3, "
+			    "$4::bigint, $5::int)");
+			break;
+		case RK_GENERIC:
+			snprintf(
+			    sql, sizeof sql,
+			    "SELECT status, body, replay, etag FROM cdrp_api.%s($1, $2, $3::jsonb)",
+			    rt->fn);
+			break;
+		}
+		rt->stmt = db_register(rt->fn, sql);
+	}
 }
 
 /* Size of the request head as received, near enough: request line plus
@@ -316,38 +577,49 @@ static void route(struct api_req *r)
 {
 	enum evhttp_cmd_type m = evhttp_request_get_command(r->req);
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(r->req));
-	const char *allow = NULL;
+	char allow[64] = "";
+	char id[sizeof r->path_id];
 	if (!path)
 		path = "";
-	if (strcmp(path, "/v1/health") == 0) {
-		r->route = "GET /v1/health";
-		if (m == EVHTTP_REQ_GET) {
+	static const char *const names[] = {"GET", "POST", "PUT", "PATCH"};
+	static const enum evhttp_cmd_type cmds[] = {GET, POST, PUT, PATCH};
+	unsigned allowed = 0; /* methods of routes whose path matches */
+	for (size_t i = 0; i < NROUTES; i++) {
+		const struct route *rt = &routes[i];
+		if (!path_match(rt->path, path, id, sizeof id))
+			continue;
+		if (rt->method != m) {
+			for (int k = 0; k < 4; k++)
+				allowed |= (cmds[k] == rt->method) << k;
+			continue;
+		}
+		r->rt = rt;
+		snprintf(r->path_id, sizeof r->path_id, "%s", id);
+		switch (rt->kind) {
+		case RK_HEALTH: {
 			const char *params[] = {r->who.agency, r->who.user};
-			call_db(r, DB_HEALTH, params, 2);
+			call_db(r, params, 2);
 			return;
 		}
-		allow = "GET";
-	} else if (strcmp(path, "/v1/referrals") == 0) {
-		r->route = m == EVHTTP_REQ_POST ? "POST /v1/referrals" : "GET /v1/referrals";
-		if (m == EVHTTP_REQ_POST) {
+		case RK_REFERRAL_SUBMIT:
 			post_referral(r);
 			return;
-		}
-		if (m == EVHTTP_REQ_GET) {
+		case RK_REFERRAL_GET:
+			get_referral(r);
+			return;
+		case RK_REFERRAL_LIST:
 			list_referrals(r);
 			return;
-		}
-		allow = "GET, POST";
-	} else if (strncmp(path, "/v1/referrals/", 14) == 0 && !strchr(path + 14, '/')) {
-		r->route = "GET /v1/referrals/{id}";
-		if (m == EVHTTP_REQ_GET) {
-			get_referral(r, path + 14);
+		case RK_GENERIC:
+			generic(r);
 			return;
 		}
-		allow = "GET";
 	}
-	if (!allow) {
-		r->route = "-";
+	for (int k = 0; k < 4; k++)
+		if (allowed & (1u << k))
+			snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
+			         allow[0] ? ", " : "", names[k]);
+	if (!allow[0]) {
 		respond_error(r, PROTO_NO_ROUTE, NULL, "see proto/API.md for the endpoints");
 		return;
 	}
@@ -364,7 +636,7 @@ void api_handle(struct evhttp_request *req, void *arg)
 	r->d = d;
 	r->req = req;
 	r->evcon = evhttp_request_get_connection(req);
-	r->route = "-";
+
 	clock_gettime(CLOCK_MONOTONIC, &r->started);
 	snprintf(r->id, sizeof r->id, "%llx-%llu", (unsigned long long)time(NULL) & 0xffffff,
 	         (unsigned long long)++d->next_request_id);

@@ -66,7 +66,6 @@ SSL_CTX *tls_server_ctx(const struct cfg *c, char *err, size_t errlen) WUR;
 bool tls_identity_from_cert(X509 *cert, struct tls_identity *id) WUR;
 
 /* ---- db.c: asynchronous PostgreSQL pool (libpq pipeline mode). */
-enum db_stmt { DB_HEALTH, DB_REFERRAL_SUBMIT, DB_REFERRAL_GET, DB_REFERRAL_LIST, DB_STMT_COUNT };
 #define DB_MAX_PARAMS 6
 enum db_outcome {
 	DB_DONE,        /* the function answered: status/body/replay are valid */
@@ -79,6 +78,7 @@ struct db_result {
 	const char *body; /* valid only during the callback */
 	size_t body_len;
 	bool replay;
+	const char *etag; /* NULL, or the object's version (valid during the callback) */
 };
 typedef void (*db_cb)(void *arg, const struct db_result *r);
 struct db_pool;
@@ -87,8 +87,10 @@ struct db_pool *db_pool_new(struct event_base *base, const struct cfg *c) WUR;
 void db_pool_free(struct db_pool *p);
 /* Queues a call; the callback runs exactly once, later, from the loop,
  * unless db_cancel() was called first. Never blocks. */
-struct db_query *db_call(struct db_pool *p, enum db_stmt stmt, const char *const *params,
-                         int nparams, db_cb cb, void *arg) WUR;
+/* Register a statement before db_pool_new(); returns its id for db_call. */
+int db_register(const char *name, const char *sql);
+struct db_query *db_call(struct db_pool *p, int stmt, const char *const *params, int nparams,
+                         db_cb cb, void *arg) WUR;
 void db_cancel(struct db_query *q);
 int db_ready_count(const struct db_pool *p);
 /* Blocking helpers for startup and `cdrpd --migrate` (not on the loop). */
@@ -103,6 +105,7 @@ void http_stop_accepting(struct daemon *d);
 void http_free(struct daemon *d);
 
 /* ---- api.c: routes and handlers. */
+void api_init(void); /* registers the statements; before db_pool_new() */
 void api_handle(struct evhttp_request *req, void *arg);
 
 /* The daemon's state, owned by main.c. */

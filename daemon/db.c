@@ -21,30 +21,32 @@
 #define DB_BACKOFF_MIN_MS 100
 #define DB_BACKOFF_MAX_MS 5000
 
-static const struct {
-	const char *name;
-	const char *sql;
-	int nparams;
-} stmts[DB_STMT_COUNT] = {
-    [DB_HEALTH] = {"health", "SELECT status, body, replay FROM cdrp_api.health($1, $2)", 2},
-    [DB_REFERRAL_SUBMIT] = {"referral_submit",
-                            "SELECT status, body, replay FROM "
-                            "cdrp_api.referral_submit($1, $2, $3, $4::bytea, $5::jsonb)",
-                            5},
-    [DB_REFERRAL_GET] = {"referral_get",
-                         "SELECT status, body, replay FROM cdrp_api.referral_get($1, $2, "
-                         "$3::bigint)",
-                         3},
-    [DB_REFERRAL_LIST] = {"referral_list",
-                          "SELECT status, body, replay FROM cdrp_api.referral_list($1, $2, "
-                          "$3, $4::bigint, $5::int)",
-                          5},
-};
+/* Statements registered before the pool starts; every connection
+ * prepares all of them when it connects. */
+#define DB_STMT_MAX 96
+#define DB_SETUP_VERSION (-1) /* the schema-version query of the setup */
+static struct {
+	char name[64];
+	char *sql;
+} stmts[DB_STMT_MAX];
+static int nstmts;
+
+int db_register(const char *name, const char *sql)
+{
+	if (nstmts >= DB_STMT_MAX)
+		log_fatal("db_register: more than %d statements", DB_STMT_MAX);
+	snprintf(stmts[nstmts].name, sizeof stmts[nstmts].name, "%s", name);
+	stmts[nstmts].sql = strdup(sql);
+	if (!stmts[nstmts].sql)
+		log_fatal("out of memory");
+	return nstmts++;
+}
+
 #define SCHEMA_VERSION_SQL "SELECT coalesce(max(version), 0) FROM public.cdrp_schema_migrations"
 
 struct db_query {
 	TAILQ_ENTRY(db_query) link;
-	enum db_stmt stmt;
+	int stmt; /* index into stmts, or DB_SETUP_VERSION */
 	int nparams;
 	char *params[DB_MAX_PARAMS];
 	db_cb cb; /* NULL once cancelled */
@@ -96,11 +98,13 @@ static void query_finish(struct db_query *q, enum db_outcome outcome)
 	struct db_result r = {.outcome = outcome};
 	if (outcome == DB_DONE && q->res) {
 		if (PQresultStatus(q->res) == PGRES_TUPLES_OK && PQntuples(q->res) == 1 &&
-		    PQnfields(q->res) == 3) {
+		    PQnfields(q->res) >= 3) {
 			r.status = atoi(PQgetvalue(q->res, 0, 0));
 			r.body = PQgetvalue(q->res, 0, 1);
 			r.body_len = (size_t)PQgetlength(q->res, 0, 1);
 			r.replay = PQgetvalue(q->res, 0, 2)[0] == 't';
+			if (PQnfields(q->res) >= 4 && !PQgetisnull(q->res, 0, 3))
+				r.etag = PQgetvalue(q->res, 0, 3);
 		} else {
 			const char *state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
 			/* Shutdown, lost connection, resources, serialization: retryable. */
@@ -193,7 +197,7 @@ static bool conn_flush(struct db_conn *c)
 	return true;
 }
 
-static struct db_query *query_new(enum db_stmt stmt, const char *const *params, int nparams)
+static struct db_query *query_new(int stmt, const char *const *params, int nparams)
 {
 	struct db_query *q = calloc(1, sizeof *q);
 	if (!q)
@@ -210,11 +214,10 @@ static struct db_query *query_new(enum db_stmt stmt, const char *const *params, 
 static bool conn_send(struct db_conn *c, struct db_query *q)
 {
 	int ok;
-	if (q->setup && q->stmt == DB_STMT_COUNT)
+	if (q->setup && q->stmt == DB_SETUP_VERSION)
 		ok = PQsendQueryParams(c->pg, SCHEMA_VERSION_SQL, 0, NULL, NULL, NULL, NULL, 0);
 	else if (q->setup)
-		ok = PQsendPrepare(c->pg, stmts[q->stmt].name, stmts[q->stmt].sql,
-		                   stmts[q->stmt].nparams, NULL);
+		ok = PQsendPrepare(c->pg, stmts[q->stmt].name, stmts[q->stmt].sql, 0, NULL);
 	else
 		ok = PQsendQueryPrepared(c->pg, stmts[q->stmt].name, q->nparams,
 		                         (const char *const *)q->params, NULL, NULL, 0);
@@ -235,8 +238,9 @@ static void conn_setup(struct db_conn *c)
 		return;
 	}
 	c->state = C_SETUP;
-	for (int s = 0; s <= DB_STMT_COUNT; s++) {
-		struct db_query *q = query_new((enum db_stmt)s, NULL, 0);
+	for (int s = 0; s <= nstmts; s++) {
+		/* the version query goes last: its answer makes the connection ready */
+		struct db_query *q = query_new(s < nstmts ? s : DB_SETUP_VERSION, NULL, 0);
 		q->setup = true;
 		if (!conn_send(c, q)) {
 			query_free(q);
@@ -249,7 +253,7 @@ static void conn_setup(struct db_conn *c)
 
 static void setup_done(struct db_conn *c, struct db_query *q)
 {
-	if (q->stmt != DB_STMT_COUNT) {
+	if (q->stmt != DB_SETUP_VERSION) {
 		if (!q->res || PQresultStatus(q->res) != PGRES_COMMAND_OK) {
 			const char *state =
 			    q->res ? PQresultErrorField(q->res, PG_DIAG_SQLSTATE) : NULL;
@@ -461,11 +465,11 @@ void db_pool_free(struct db_pool *p)
 	free(p);
 }
 
-struct db_query *db_call(struct db_pool *p, enum db_stmt stmt, const char *const *params,
-                         int nparams, db_cb cb, void *arg)
+struct db_query *db_call(struct db_pool *p, int stmt, const char *const *params, int nparams,
+                         db_cb cb, void *arg)
 {
-	if (stmt >= DB_STMT_COUNT || nparams != stmts[stmt].nparams)
-		log_fatal("db_call: %d parameters for statement %d", nparams, (int)stmt);
+	if (stmt < 0 || stmt >= nstmts || nparams > DB_MAX_PARAMS)
+		log_fatal("db_call: statement %d with %d parameters", stmt, nparams);
 	if (db_ready_count(p) == 0 || p->nwaiting >= p->cfg->max_queue)
 		return NULL;
 	struct db_query *q = query_new(stmt, params, nparams);

@@ -161,6 +161,7 @@ int main(int argc, char **argv)
 		if (!sigs[i] || evsignal_add(sigs[i], NULL) != 0)
 			log_fatal("cannot watch signal %d", signums[i]);
 	}
+	api_init();
 	d.db = db_pool_new(d.base, &d.cfg);
 	if (!http_start(&d, err, sizeof err)) {
 		log_error("%s", err);

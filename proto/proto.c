@@ -1,6 +1,7 @@
 /* proto.c: error codes, strict JSON parsing and referral validation shared
  * by cdrpd and cdrp (see proto/API.md). Pure functions, no I/O. */
 #include "proto.h"
+#include "schema.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -35,6 +36,11 @@ static const struct {
     [PROTO_INTERNAL] = {"internal", "Internal error", 500},
     [PROTO_DATABASE_UNAVAILABLE] = {"database_unavailable", "The database is unavailable", 503},
     [PROTO_DEADLINE_EXCEEDED] = {"deadline_exceeded", "The request took too long", 503},
+    [PROTO_INVALID_TRANSITION] = {"invalid_transition", "Not possible in the current state", 409},
+    [PROTO_PRECONDITION_FAILED] = {"precondition_failed",
+                                   "The resource changed since it was read (If-Match)", 412},
+    [PROTO_RULE_VIOLATION] = {"rule_violation", "A business rule refuses this", 422},
+    [PROTO_IF_MATCH_REQUIRED] = {"if_match_required", "An If-Match header is required", 428},
 };
 
 const char *proto_err_code(enum proto_err e)
@@ -60,7 +66,7 @@ enum proto_err proto_err_from_code(const char *code)
 	return PROTO_ERR_COUNT;
 }
 
-static bool fail(struct proto_error *pe, enum proto_err code, const char *field, const char *detail)
+bool schema_fail(struct proto_error *pe, enum proto_err code, const char *field, const char *detail)
 {
 	pe->code = code;
 	snprintf(pe->field, sizeof pe->field, "%s", field ? field : "");
@@ -146,19 +152,19 @@ json_t *proto_parse_body(const char *buf, size_t len, struct proto_error *pe)
 		if (json_error_code(&err) == json_error_duplicate_key) {
 			char key[PROTO_FIELD_PATH_MAX];
 			duplicate_key_path(buf, (size_t)err.position, key, sizeof key);
-			fail(pe, PROTO_DUPLICATE_FIELD, key,
+			schema_fail(pe, PROTO_DUPLICATE_FIELD, key,
 			     "the same key appears twice in one object");
 		} else {
 			char detail[160];
 			snprintf(detail, sizeof detail, "not valid JSON at line %d, column %d",
 			         err.line, err.column);
-			fail(pe, PROTO_MALFORMED_JSON, NULL, detail);
+			schema_fail(pe, PROTO_MALFORMED_JSON, NULL, detail);
 		}
 		return NULL;
 	}
 	if (!json_is_object(v)) {
 		json_decref(v);
-		fail(pe, PROTO_MALFORMED_JSON, NULL, "the body must be a JSON object");
+		schema_fail(pe, PROTO_MALFORMED_JSON, NULL, "the body must be a JSON object");
 		return NULL;
 	}
 	return v;
@@ -178,17 +184,6 @@ bool proto_valid_date(const char *s)
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 	return d <= mdays[m - 1] + (m == 2 && leap);
 }
-
-/* A field schema: a table of these describes one JSON object. */
-enum kind { K_STRING, K_ENUM, K_DATE, K_BOOL, K_OBJECT, K_ARRAY_OBJ, K_ARRAY_INT };
-struct field {
-	const char *name;
-	enum kind kind;
-	bool required;
-	size_t min, max;            /* string length in characters / array size */
-	const char *const *choices; /* K_ENUM */
-	const struct field *sub;    /* K_OBJECT, K_ARRAY_OBJ: item schema */
-};
 
 static const char *const case_kinds[] = {"asb", "ppo", NULL};
 static const char *const subject_types[] = {"individual", "family", "area", NULL};
@@ -258,8 +253,6 @@ static void join_path(char *out, size_t outlen, const char *base, const char *na
 		snprintf(out, outlen, "%s", name);
 }
 
-static bool check_object(json_t *obj, const struct field *schema, const char *path,
-                         const char *today, struct proto_error *pe);
 
 static bool check_value(json_t *v, const struct field *f, const char *path, const char *today,
                         struct proto_error *pe)
@@ -268,17 +261,18 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 	switch (f->kind) {
 	case K_STRING:
 	case K_ENUM:
-	case K_DATE: {
+	case K_DATE:
+	case K_ANYDATE: {
 		if (!json_is_string(v))
-			return fail(pe, PROTO_INVALID_FIELD, path, "must be a string");
+			return schema_fail(pe, PROTO_INVALID_FIELD, path, "must be a string");
 		/* jansson refuses \u0000 unless JSON_ALLOW_NUL, so s is the whole string. */
 		const char *s = json_string_value(v);
-		if (f->kind == K_DATE) {
+		if (f->kind == K_DATE || f->kind == K_ANYDATE) {
 			if (!proto_valid_date(s))
-				return fail(pe, PROTO_INVALID_FIELD, path,
+				return schema_fail(pe, PROTO_INVALID_FIELD, path,
 				            "must be a calendar date YYYY-MM-DD");
-			if (today && strcmp(s, today) > 0)
-				return fail(pe, PROTO_INVALID_FIELD, path,
+			if (f->kind == K_DATE && today && strcmp(s, today) > 0)
+				return schema_fail(pe, PROTO_INVALID_FIELD, path,
 				            "must not be in the future");
 		} else if (f->kind == K_ENUM) {
 			for (const char *const *c = f->choices; *c; c++)
@@ -288,34 +282,67 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 			for (const char *const *c = f->choices; *c && n < sizeof detail; c++)
 				n += (size_t)snprintf(detail + n, sizeof detail - n, "%s %s",
 				                      c == f->choices ? "" : ",", *c);
-			return fail(pe, PROTO_INVALID_FIELD, path, detail);
+			return schema_fail(pe, PROTO_INVALID_FIELD, path, detail);
 		} else {
 			size_t n = utf8_len(s);
 			if (n < f->min || n > f->max) {
 				snprintf(detail, sizeof detail, "must be %zu to %zu characters",
 				         f->min, f->max);
-				return fail(pe, PROTO_INVALID_FIELD, path, detail);
+				return schema_fail(pe, PROTO_INVALID_FIELD, path, detail);
 			}
 			if (f->min > 0 && strspn(s, " \t\r\n") == strlen(s))
-				return fail(pe, PROTO_INVALID_FIELD, path, "must not be blank");
+				return schema_fail(pe, PROTO_INVALID_FIELD, path, "must not be blank");
 		}
 		return true;
 	}
 	case K_BOOL:
 		if (!json_is_boolean(v))
-			return fail(pe, PROTO_INVALID_FIELD, path, "must be true or false");
+			return schema_fail(pe, PROTO_INVALID_FIELD, path, "must be true or false");
 		return true;
+	case K_INT:
+		if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)f->min ||
+		    json_integer_value(v) > (json_int_t)f->max) {
+			snprintf(detail, sizeof detail, "must be an integer from %zu to %zu", f->min,
+			         f->max);
+			return schema_fail(pe, PROTO_INVALID_FIELD, path, detail);
+		}
+		return true;
+	case K_BOOL_MAP: {
+		if (!json_is_object(v))
+			return schema_fail(pe, PROTO_INVALID_FIELD, path, "must be an object");
+		if (json_object_size(v) > f->max)
+			return schema_fail(pe, PROTO_INVALID_FIELD, path, "has too many entries");
+		const char *key;
+		json_t *b;
+		json_object_foreach(v, key, b)
+		{
+			char kpath[PROTO_FIELD_PATH_MAX];
+			snprintf(kpath, sizeof kpath, "%s.%s", path, key);
+			size_t n = strlen(key);
+			if (n < 1 || n > 40 || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
+				return schema_fail(pe, PROTO_INVALID_FIELD, kpath,
+				                   "keys must be 1 to 40 of a-z, 0-9 and _");
+			if (!json_is_boolean(b))
+				return schema_fail(pe, PROTO_INVALID_FIELD, kpath, "must be true or false");
+		}
+		return true;
+	}
+	case K_QBOOL:
+	case K_QINT:
+	case K_QCURSOR:
+		return schema_fail(pe, PROTO_INTERNAL, path, "query kind in a body schema");
 	case K_OBJECT:
 		if (!json_is_object(v))
-			return fail(pe, PROTO_INVALID_FIELD, path, "must be an object");
-		return check_object(v, f->sub, path, today, pe);
+			return schema_fail(pe, PROTO_INVALID_FIELD, path, "must be an object");
+		return schema_check_object(v, f->sub, path, today, pe);
 	case K_ARRAY_OBJ:
-	case K_ARRAY_INT: {
+	case K_ARRAY_INT:
+	case K_ARRAY_STR: {
 		if (!json_is_array(v))
-			return fail(pe, PROTO_INVALID_FIELD, path, "must be an array");
+			return schema_fail(pe, PROTO_INVALID_FIELD, path, "must be an array");
 		if (json_array_size(v) > f->max) {
 			snprintf(detail, sizeof detail, "must have at most %zu items", f->max);
-			return fail(pe, PROTO_INVALID_FIELD, path, detail);
+			return schema_fail(pe, PROTO_INVALID_FIELD, path, detail);
 		}
 		size_t i;
 		json_t *item;
@@ -323,25 +350,30 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 		{
 			char ipath[PROTO_FIELD_PATH_MAX];
 			snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
-			if (f->kind == K_ARRAY_INT) {
+			if (f->kind == K_ARRAY_STR) {
+				static const struct field item_schema = {"", K_STRING, true, 1, 2000,
+								       NULL, NULL};
+				if (!check_value(item, &item_schema, ipath, today, pe))
+					return false;
+			} else if (f->kind == K_ARRAY_INT) {
 				if (!json_is_integer(item) || json_integer_value(item) < 0)
-					return fail(pe, PROTO_INVALID_FIELD, ipath,
+					return schema_fail(pe, PROTO_INVALID_FIELD, ipath,
 					            "must be a non-negative integer");
 			} else {
 				if (!json_is_object(item))
-					return fail(pe, PROTO_INVALID_FIELD, ipath,
+					return schema_fail(pe, PROTO_INVALID_FIELD, ipath,
 					            "must be an object");
-				if (!check_object(item, f->sub, ipath, today, pe))
+				if (!schema_check_object(item, f->sub, ipath, today, pe))
 					return false;
 			}
 		}
 		return true;
 	}
 	}
-	return fail(pe, PROTO_INTERNAL, path, "unknown schema kind");
+	return schema_fail(pe, PROTO_INTERNAL, path, "unknown schema kind");
 }
 
-static bool check_object(json_t *obj, const struct field *schema, const char *path,
+bool schema_check_object(json_t *obj, const struct field *schema, const char *path,
                          const char *today, struct proto_error *pe)
 {
 	char fpath[PROTO_FIELD_PATH_MAX];
@@ -354,7 +386,7 @@ static bool check_object(json_t *obj, const struct field *schema, const char *pa
 			f++;
 		join_path(fpath, sizeof fpath, path, key);
 		if (!f->name)
-			return fail(pe, PROTO_UNKNOWN_FIELD, fpath,
+			return schema_fail(pe, PROTO_UNKNOWN_FIELD, fpath,
 			            "this field is not part of the API");
 		if (json_is_null(v) && !f->required)
 			continue;
@@ -364,7 +396,7 @@ static bool check_object(json_t *obj, const struct field *schema, const char *pa
 	for (const struct field *f = schema; f->name; f++) {
 		if (f->required && !json_object_get(obj, f->name)) {
 			join_path(fpath, sizeof fpath, path, f->name);
-			return fail(pe, PROTO_MISSING_FIELD, fpath, "this field is required");
+			return schema_fail(pe, PROTO_MISSING_FIELD, fpath, "this field is required");
 		}
 	}
 	return true;
@@ -376,12 +408,12 @@ static bool check_referral_rules(json_t *body, struct proto_error *pe)
 	const char *kind = json_string_value(json_object_get(body, "case_kind"));
 	json_t *strand = json_object_get(body, "strand");
 	if (strand && !json_is_null(strand) && strcmp(kind, "ppo") != 0)
-		return fail(pe, PROTO_INVALID_FIELD, "strand", "only PPO referrals have a strand");
+		return schema_fail(pe, PROTO_INVALID_FIELD, "strand", "only PPO referrals have a strand");
 	json_t *subject = json_object_get(body, "subject");
 	json_t *dob = json_object_get(subject, "date_of_birth");
 	if (dob && !json_is_null(dob) &&
 	    strcmp(json_string_value(json_object_get(subject, "type")), "individual") != 0)
-		return fail(pe, PROTO_INVALID_FIELD, "subject.date_of_birth",
+		return schema_fail(pe, PROTO_INVALID_FIELD, "subject.date_of_birth",
 		            "only an individual has a date of birth");
 	json_t *victims = json_object_get(body, "victims");
 	size_t nvictims = json_is_array(victims) ? json_array_size(victims) : 0;
@@ -395,7 +427,7 @@ static bool check_referral_rules(json_t *body, struct proto_error *pe)
 		const char *rep = json_string_value(json_object_get(inc, "reported_on"));
 		if (rep && strcmp(rep, occ) < 0) {
 			snprintf(path, sizeof path, "incidents[%zu].reported_on", i);
-			return fail(pe, PROTO_INVALID_FIELD, path,
+			return schema_fail(pe, PROTO_INVALID_FIELD, path,
 			            "must not be before occurred_on");
 		}
 		size_t j;
@@ -404,7 +436,7 @@ static bool check_referral_rules(json_t *body, struct proto_error *pe)
 		{
 			if ((size_t)json_integer_value(vi) >= nvictims) {
 				snprintf(path, sizeof path, "incidents[%zu].victims[%zu]", i, j);
-				return fail(pe, PROTO_INVALID_FIELD, path,
+				return schema_fail(pe, PROTO_INVALID_FIELD, path,
 				            "must be the index of an entry in victims");
 			}
 		}
@@ -415,8 +447,8 @@ static bool check_referral_rules(json_t *body, struct proto_error *pe)
 bool proto_validate_referral(json_t *body, const char *today, struct proto_error *pe)
 {
 	if (!json_is_object(body))
-		return fail(pe, PROTO_MALFORMED_JSON, NULL, "the body must be a JSON object");
-	if (!check_object(body, referral_fields, "", today, pe))
+		return schema_fail(pe, PROTO_MALFORMED_JSON, NULL, "the body must be a JSON object");
+	if (!schema_check_object(body, referral_fields, "", today, pe))
 		return false;
 	return check_referral_rules(body, pe);
 }
@@ -424,15 +456,15 @@ bool proto_validate_referral(json_t *body, const char *today, struct proto_error
 bool proto_valid_idempotency_key(const char *key, struct proto_error *pe)
 {
 	if (!key || !key[0])
-		return fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
+		return schema_fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
 		            "the Idempotency-Key header is required");
 	size_t n = strlen(key);
 	if (n > PROTO_IDEMPOTENCY_KEY_MAX)
-		return fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
+		return schema_fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
 		            "must be at most 200 characters");
 	for (size_t i = 0; i < n; i++)
 		if (key[i] < 0x21 || key[i] > 0x7e)
-			return fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
+			return schema_fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
 			            "must be printable ASCII without spaces");
 	return true;
 }
@@ -451,7 +483,7 @@ bool proto_parse_list_query(const char *status, const char *limit, const char *c
 			if (strcmp(*s, status) == 0)
 				q->status = *s;
 		if (!q->status)
-			return fail(pe, PROTO_INVALID_PARAMETER, "status",
+			return schema_fail(pe, PROTO_INVALID_PARAMETER, "status",
 			            "must be one of: submitted, info_requested, accepted, "
 			            "declined, withdrawn");
 	}
@@ -459,7 +491,7 @@ bool proto_parse_list_query(const char *status, const char *limit, const char *c
 		char *end;
 		long n = strtol(limit, &end, 10);
 		if (!*limit || *end || n < 1 || n > PROTO_LIST_LIMIT_MAX)
-			return fail(pe, PROTO_INVALID_PARAMETER, "limit", "must be 1 to 200");
+			return schema_fail(pe, PROTO_INVALID_PARAMETER, "limit", "must be 1 to 200");
 		q->limit = (int)n;
 	}
 	if (cursor) {
@@ -467,7 +499,7 @@ bool proto_parse_list_query(const char *status, const char *limit, const char *c
 		char *end = NULL;
 		long long id = cursor[0] == 'c' ? strtoll(cursor + 1, &end, 10) : 0;
 		if (id <= 0 || !end || *end)
-			return fail(pe, PROTO_INVALID_PARAMETER, "cursor",
+			return schema_fail(pe, PROTO_INVALID_PARAMETER, "cursor",
 			            "not a cursor returned by this API");
 		q->after_id = id;
 	}

@@ -38,6 +38,10 @@ enum proto_err {
 	PROTO_INTERNAL,
 	PROTO_DATABASE_UNAVAILABLE,
 	PROTO_DEADLINE_EXCEEDED,
+	PROTO_INVALID_TRANSITION,
+	PROTO_PRECONDITION_FAILED,
+	PROTO_RULE_VIOLATION,
+	PROTO_IF_MATCH_REQUIRED,
 	PROTO_ERR_COUNT
 };
 
@@ -80,6 +84,38 @@ bool proto_parse_list_query(const char *status, const char *limit, const char *c
 
 /* Valid calendar date "YYYY-MM-DD" (leap years included). */
 bool proto_valid_date(const char *s);
+
+/* Request bodies of the casework endpoints (proto/API.md, "Casework"). */
+enum proto_body {
+	PB_NONE, /* the endpoint takes no body */
+	PB_REFERRAL,
+	PB_ACCEPT,
+	PB_DECLINE,
+	PB_REQUEST_INFO,
+	PB_CASE_PATCH,
+	PB_CASE_CLOSE,
+	PB_CASE_REOPEN,
+	PB_STRAND,
+	PB_PPO_REMOVAL,
+	PB_NOTE,
+	PB_PERSON,
+	PB_INCIDENT,
+	PB_FLAG,
+	PB_CASE_REVIEW,
+	PB_CR_DECISION,
+	PB_CR_MEETING,
+	PB_RISK,
+	PB_ACTION,
+	PB_ACTION_PATCH,
+	PB_COUNT
+};
+bool proto_validate_body(enum proto_body which, json_t *body, const char *today,
+                         struct proto_error *pe) PROTO_WUR;
+
+/* Query strings: `q` is an object of string values, converted in place
+ * (booleans, integers; `cursor` becomes `after`, an id). */
+enum proto_query { PQ_NONE, PQ_CASES, PQ_VICTIMS, PQ_STATS, PQ_COUNT };
+bool proto_validate_query(enum proto_query which, json_t *q, struct proto_error *pe) PROTO_WUR;
 
 /* Canonical text of a JSON value (sorted keys, compact); caller frees. */
 char *proto_canonical(const json_t *v) PROTO_WUR;

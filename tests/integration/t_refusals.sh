@@ -224,9 +224,9 @@ assert_eq "405 Allow header for /v1/referrals" "GET, POST" "$(header allow)"
 req police-referrer POST /v1/health -H 'Content-Type: application/json' -d '{}'
 assert_problem "POST /v1/health: 405" 405 method_not_allowed
 assert_eq "405 Allow header for /v1/health" GET "$(header allow)"
-req police-referrer PUT /v1/referrals/1 -H 'Content-Type: application/json' -d '{}'
-assert_problem "PUT /v1/referrals/1: 405" 405 method_not_allowed
-assert_eq "405 Allow header for /v1/referrals/{id}" GET "$(header allow)"
+req police-referrer DELETE /v1/referrals/1
+assert_problem "DELETE /v1/referrals/1: 405" 405 method_not_allowed
+assert_eq "405 Allow header for /v1/referrals/{id}" "GET, PUT" "$(header allow)"
 
 # --- roles --------------------------------------------------------------------------------
 

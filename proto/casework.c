@@ -1,0 +1,353 @@
+/* casework.c: request schemas of the casework endpoints (triage, cases,
+ * incidents, victims, Case Review, risk, actions) and of their query
+ * strings. The rules themselves (transitions, thresholds) live in the
+ * database; this file only refuses malformed requests, the same way in the
+ * daemon and the client. */
+#include "proto.h"
+#include "schema.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define END                                                                                        \
+	{                                                                                          \
+		NULL, 0, 0, 0, 0, NULL, NULL                                                       \
+	}
+#define TEXT(name, req, lo, hi)                                                                    \
+	{                                                                                          \
+		name, K_STRING, req, lo, hi, NULL, NULL                                            \
+	}
+#define ENUM(name, req, choices)                                                                   \
+	{                                                                                          \
+		name, K_ENUM, req, 0, 0, choices, NULL                                             \
+	}
+#define AGENCY_CODE_MAX 16
+#define CN_MAX          200
+#define ID_MAX          9007199254740991ULL /* ids are JSON-safe integers */
+
+static const char *const outcomes[] = {
+    "resolved", "no_further_action", "transferred", "legal_action_concluded", "other", NULL};
+static const char *const strands[] = {"deter", "catch_and_convict", "rehabilitate_and_resettle",
+                                      NULL};
+static const char *const removal_reasons[] = {
+    "successful_engagement", "long_custody", "moved_away", "deceased", "other", NULL};
+static const char *const person_roles[] = {"subject", "victim", "witness", "household_member",
+                                           NULL};
+static const char *const categories[] = {"personal", "nuisance", "environmental", NULL};
+static const char *const markings[] = {"OFFICIAL", "OFFICIAL-SENSITIVE", NULL};
+static const char *const action_types[] = {"warning_letter",
+                                           "second_warning_visit",
+                                           "acceptable_behaviour_contract",
+                                           "tenancy_enforcement",
+                                           "mediation_referral",
+                                           "support_referral",
+                                           "cpn_warning",
+                                           "cpn",
+                                           "civil_injunction",
+                                           "criminal_behaviour_order",
+                                           "closure_order",
+                                           "other",
+                                           NULL};
+static const char *const action_statuses[] = {"agreed", "in_progress", "done", "cancelled", NULL};
+
+static const struct field user_ref[] = {
+    TEXT("agency", true, 2, AGENCY_CODE_MAX),
+    TEXT("cn", true, 1, CN_MAX),
+    END,
+};
+static const struct field accept_fields[] = {
+    TEXT("case", false, 1, 40),
+    TEXT("lead_agency", false, 2, AGENCY_CODE_MAX),
+    {"caseworker", K_OBJECT, false, 0, 0, NULL, user_ref},
+    TEXT("ward", false, 1, 100),
+    END,
+};
+static const struct field decline_fields[] = {TEXT("reason", true, 1, 2000), END};
+static const struct field request_info_fields[] = {TEXT("question", true, 1, 2000), END};
+static const struct field case_patch_fields[] = {
+    {"caseworker", K_OBJECT, false, 0, 0, NULL, user_ref},
+    TEXT("lead_agency", false, 2, AGENCY_CODE_MAX),
+    TEXT("ward", false, 1, 100),
+    ENUM("marking", false, markings),
+    END,
+};
+static const struct field close_fields[] = {
+    ENUM("outcome", true, outcomes),
+    TEXT("reason", false, 1, 2000),
+    END,
+};
+static const struct field reopen_fields[] = {TEXT("reason", true, 1, 2000), END};
+static const struct field strand_fields[] = {
+    ENUM("strand", true, strands),
+    TEXT("reason", false, 1, 2000),
+    END,
+};
+static const struct field removal_fields[] = {
+    ENUM("reason", true, removal_reasons),
+    TEXT("exit_strategy", false, 1, 4000),
+    END,
+};
+static const struct field note_fields[] = {TEXT("body", true, 1, 20000), END};
+static const struct field person_fields[] = {
+    {"person_id", K_INT, false, 1, ID_MAX, NULL, NULL},
+    TEXT("name", false, 1, 200),
+    ENUM("role", true, person_roles),
+    {"date_of_birth", K_DATE, false, 0, 0, NULL, NULL},
+    {"vulnerable", K_BOOL, false, 0, 0, NULL, NULL},
+    TEXT("address", false, 1, 500),
+    TEXT("contact", false, 1, 500),
+    END,
+};
+static const struct field incident_fields[] = {
+    {"occurred_on", K_DATE, true, 0, 0, NULL, NULL},
+    {"reported_on", K_DATE, true, 0, 0, NULL, NULL},
+    ENUM("category", true, categories),
+    TEXT("place", true, 1, 500),
+    TEXT("ward", false, 1, 100),
+    TEXT("description", false, 0, 4000),
+    {"victims", K_ARRAY_INT, false, 0, 50, NULL, NULL},
+    {"same_as", K_INT, false, 1, ID_MAX, NULL, NULL},
+    TEXT("external_ref", false, 1, 100),
+    END,
+};
+static const struct field flag_fields[] = {TEXT("reason", true, 1, 2000), END};
+static const struct field case_review_fields[] = {
+    {"person_id", K_INT, true, 1, ID_MAX, NULL, NULL},
+    TEXT("case", false, 1, 40),
+    {"applied_on", K_DATE, true, 0, 0, NULL, NULL},
+    END,
+};
+static const struct field cr_decision_fields[] = {
+    {"threshold_met", K_BOOL, true, 0, 0, NULL, NULL},
+    TEXT("override_reason", false, 1, 2000),
+    {"decided_on", K_DATE, true, 0, 0, NULL, NULL},
+    END,
+};
+static const struct field cr_meeting_fields[] = {
+    {"meeting_on", K_DATE, true, 0, 0, NULL, NULL},
+    {"recommendations", K_ARRAY_STR, true, 0, 50, NULL, NULL},
+    END,
+};
+static const struct field risk_fields[] = {
+    {"person_id", K_INT, false, 1, ID_MAX, NULL, NULL},
+    {"answers", K_BOOL_MAP, true, 0, 100, NULL, NULL},
+    END,
+};
+static const struct field action_fields[] = {
+    ENUM("type", true, action_types),
+    {"stage", K_INT, true, 1, 4, NULL, NULL},
+    TEXT("owner_agency", true, 2, AGENCY_CODE_MAX),
+    {"due_on", K_ANYDATE, false, 0, 0, NULL, NULL},
+    TEXT("notes", false, 0, 4000),
+    END,
+};
+static const struct field action_patch_fields[] = {
+    ENUM("status", false, action_statuses),
+    {"due_on", K_ANYDATE, false, 0, 0, NULL, NULL},
+    TEXT("notes", false, 0, 4000),
+    END,
+};
+
+static const struct field *const body_schemas[PB_COUNT] = {
+    [PB_ACCEPT] = accept_fields,
+    [PB_DECLINE] = decline_fields,
+    [PB_REQUEST_INFO] = request_info_fields,
+    [PB_CASE_PATCH] = case_patch_fields,
+    [PB_CASE_CLOSE] = close_fields,
+    [PB_CASE_REOPEN] = reopen_fields,
+    [PB_STRAND] = strand_fields,
+    [PB_PPO_REMOVAL] = removal_fields,
+    [PB_NOTE] = note_fields,
+    [PB_PERSON] = person_fields,
+    [PB_INCIDENT] = incident_fields,
+    [PB_FLAG] = flag_fields,
+    [PB_CASE_REVIEW] = case_review_fields,
+    [PB_CR_DECISION] = cr_decision_fields,
+    [PB_CR_MEETING] = cr_meeting_fields,
+    [PB_RISK] = risk_fields,
+    [PB_ACTION] = action_fields,
+    [PB_ACTION_PATCH] = action_patch_fields,
+};
+
+/* Rules across fields, after each field is known to be well-formed. */
+static bool check_rules(enum proto_body which, json_t *b, struct proto_error *pe)
+{
+	switch (which) {
+	case PB_PERSON:
+		if (!json_object_get(b, "person_id") == !json_object_get(b, "name"))
+			return schema_fail(pe, PROTO_MISSING_FIELD, "name",
+			                   "give either name (a new person) or person_id");
+		break;
+	case PB_INCIDENT: {
+		const char *occ = json_string_value(json_object_get(b, "occurred_on"));
+		const char *rep = json_string_value(json_object_get(b, "reported_on"));
+		if (strcmp(rep, occ) < 0)
+			return schema_fail(pe, PROTO_INVALID_FIELD, "reported_on",
+			                   "must not be before occurred_on");
+		break;
+	}
+	case PB_PPO_REMOVAL: {
+		const char *reason = json_string_value(json_object_get(b, "reason"));
+		if (strcmp(reason, "deceased") != 0 && !json_object_get(b, "exit_strategy"))
+			return schema_fail(pe, PROTO_MISSING_FIELD, "exit_strategy",
+			                   "a removal needs an exit strategy");
+		break;
+	}
+	case PB_CASE_PATCH:
+	case PB_ACTION_PATCH:
+		if (json_object_size(b) == 0)
+			return schema_fail(pe, PROTO_MISSING_FIELD, NULL, "nothing to change");
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+/* Optional fields given as null are dropped, so the database sees absent. */
+static void drop_nulls(json_t *b)
+{
+	const char *key;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(b, tmp, key, v)
+	{
+		if (json_is_null(v))
+			json_object_del(b, key);
+	}
+}
+
+bool proto_validate_body(enum proto_body which, json_t *body, const char *today,
+                         struct proto_error *pe)
+{
+	if (which == PB_REFERRAL)
+		return proto_validate_referral(body, today, pe);
+	if (which <= PB_NONE || which >= PB_COUNT || !body_schemas[which])
+		return schema_fail(pe, PROTO_INTERNAL, NULL, "no schema for this body");
+	if (!json_is_object(body))
+		return schema_fail(pe, PROTO_MALFORMED_JSON, NULL,
+		                   "the body must be a JSON object");
+	if (!schema_check_object(body, body_schemas[which], "", today, pe))
+		return false;
+	drop_nulls(body);
+	return check_rules(which, body, pe);
+}
+
+static const char *const case_statuses[] = {"open", "closed", NULL};
+static const char *const case_kinds[] = {"asb", "ppo", NULL};
+static const char *const subject_types[] = {"individual", "family", "area", NULL};
+
+#define QLIMIT                                                                                     \
+	{                                                                                          \
+		"limit", K_QINT, false, 1, PROTO_LIST_LIMIT_MAX, NULL, NULL                        \
+	}
+#define QCURSOR                                                                                    \
+	{                                                                                          \
+		"cursor", K_QCURSOR, false, 0, 0, NULL, NULL                                       \
+	}
+static const struct field cases_query[] = {
+    ENUM("status", false, case_statuses),
+    ENUM("kind", false, case_kinds),
+    ENUM("subject_type", false, subject_types),
+    TEXT("caseworker", false, 1, CN_MAX),
+    TEXT("lead_agency", false, 2, AGENCY_CODE_MAX),
+    TEXT("ward", false, 1, 100),
+    {"flagged", K_QBOOL, false, 0, 0, NULL, NULL},
+    {"overdue", K_QBOOL, false, 0, 0, NULL, NULL},
+    QLIMIT,
+    QCURSOR,
+    END,
+};
+static const struct field victims_query[] = {
+    {"repeat", K_QBOOL, false, 0, 0, NULL, NULL},
+    QLIMIT,
+    QCURSOR,
+    END,
+};
+static const struct field stats_query[] = {
+    {"year", K_QINT, false, 2000, 2100, NULL, NULL},
+    END,
+};
+static const struct field *const query_schemas[PQ_COUNT] = {
+    [PQ_CASES] = cases_query,
+    [PQ_VICTIMS] = victims_query,
+    [PQ_STATS] = stats_query,
+};
+
+static bool convert_query_value(json_t *q, json_t *out, const char *key, const struct field *f,
+                                struct proto_error *pe)
+{
+	const char *s = json_string_value(json_object_get(q, key));
+	if (!s)
+		return schema_fail(pe, PROTO_INVALID_PARAMETER, key, "must be a string");
+	char *end = NULL;
+	switch (f->kind) {
+	case K_QBOOL:
+		if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)
+			return schema_fail(pe, PROTO_INVALID_PARAMETER, key,
+			                   "must be true or false");
+		json_object_set_new(out, key, json_boolean(s[0] == 't'));
+		return true;
+	case K_QINT: {
+		long long n = strtoll(s, &end, 10);
+		if (!*s || *end || n < (long long)f->min || n > (long long)f->max) {
+			char detail[80];
+			snprintf(detail, sizeof detail, "must be an integer from %zu to %zu",
+			         f->min, f->max);
+			return schema_fail(pe, PROTO_INVALID_PARAMETER, key, detail);
+		}
+		json_object_set_new(out, key, json_integer(n));
+		return true;
+	}
+	case K_QCURSOR: {
+		struct proto_list_query lq;
+		if (!proto_parse_list_query(NULL, NULL, s, &lq, pe))
+			return false;
+		json_object_set_new(out, "after", json_integer(lq.after_id));
+		return true;
+	}
+	default: {
+		struct proto_error inner = {0};
+		json_t *v = json_object_get(q, key);
+		json_t *wrap = json_pack("{sO}", key, v);
+		const struct field one[] = {*f, END};
+		bool ok = wrap && schema_check_object(wrap, one, "", NULL, &inner);
+		json_decref(wrap);
+		if (!ok)
+			return schema_fail(pe, PROTO_INVALID_PARAMETER, key, inner.detail);
+		json_object_set(out, key, v);
+		return true;
+	}
+	}
+}
+
+bool proto_validate_query(enum proto_query which, json_t *q, struct proto_error *pe)
+{
+	if (which <= PQ_NONE || which >= PQ_COUNT)
+		return schema_fail(pe, PROTO_INTERNAL, NULL, "no schema for this query");
+	bool ok = false;
+	json_t *out = json_object();
+	const char *key;
+	json_t *v;
+	if (!out)
+		return schema_fail(pe, PROTO_INTERNAL, NULL, "out of memory");
+	json_object_foreach(q, key, v)
+	{
+		const struct field *f = query_schemas[which];
+		while (f->name && strcmp(f->name, key) != 0)
+			f++;
+		if (!f->name) {
+			schema_fail(pe, PROTO_INVALID_PARAMETER, key, "unknown query parameter");
+			goto out;
+		}
+		if (!convert_query_value(q, out, key, f, pe))
+			goto out;
+	}
+	json_object_clear(q);
+	json_object_update(q, out);
+	ok = true;
+out:
+	json_decref(out);
+	return ok;
+}
