@@ -41,6 +41,9 @@ $(B)/migrations.h: $(SQL) deploy/embed-sql
 	@mkdir -p $(B)
 	deploy/embed-sql $(SQL) > $@.tmp && mv $@.tmp $@
 
+# db.c embeds the migrations: rebuild it when they change.
+$(B)/obj/daemon/db.o: $(B)/migrations.h
+
 $(B)/cdrpd: $(call obj,$(DAEMON_SRC) $(PROTO_SRC))
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
