@@ -33,7 +33,8 @@ deps:
 
 $(B)/obj/%.o: %.c $(wildcard proto/*.h daemon/*.h client/*.h) | $(B)/migrations.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # Migrations are compiled into cdrpd so the binary and the schema version
 # it expects can never drift apart.
