@@ -161,16 +161,23 @@ static void respond(struct api_req *r, int status, const char *ctype, const char
 	req_free(r);
 }
 
-static void respond_problem(struct api_req *r, const struct proto_error *pe)
+/* A problem answer; `etag` (or NULL) tells a 412's client the current version. */
+static void respond_problem_etag(struct api_req *r, const struct proto_error *pe,
+                                 const char *etag)
 {
 	json_t *p = proto_problem(pe);
 	char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;
 	if (!text)
 		log_fatal("out of memory");
 	respond(r, proto_err_status(pe->code), "application/problem+json", text, strlen(text), NULL,
-	        false, NULL);
+	        false, etag);
 	free(text);
 	json_decref(p);
+}
+
+static void respond_problem(struct api_req *r, const struct proto_error *pe)
+{
+	respond_problem_etag(r, pe, NULL);
 }
 
 static void respond_error(struct api_req *r, enum proto_err code, const char *field,
@@ -234,7 +241,7 @@ static void db_answered(void *arg, const struct db_result *res)
 		          res->status);
 	}
 	json_decref(b);
-	respond_problem(r, &pe);
+	respond_problem_etag(r, &pe, res->etag);
 }
 
 static void call_db(struct api_req *r, const char *const *params, int n)
