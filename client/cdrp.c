@@ -1,7 +1,9 @@
-/* cdrp.c: the cdrp command line -- option parsing, the health and
- * referral commands, and the mapping of every failure to one of the exit
- * codes documented in `cdrp --help`, so scripts can tell "fix the input"
- * from "try again later" from "call the administrator". */
+/* cdrp.c: the cdrp command line -- option parsing, the command table and
+ * its help, the health and referral intake commands, and the mapping of
+ * every failure to one of the exit codes documented in `cdrp --help`, so
+ * scripts can tell "fix the input" from "try again later" from "call the
+ * administrator". The casework commands are in casework.c. */
+#include "cli.h"
 #include "http.h"
 #include "proto.h"
 #include "render.h"
@@ -15,61 +17,19 @@
 #include <string.h>
 #include <time.h>
 
-/* Exit codes; the numbers follow sysexits.h where one fits. */
-enum {
-	CDRP_EXIT_OK = 0,
-	CDRP_EXIT_USAGE = 64,
-	CDRP_EXIT_DATAERR = 65,
-	CDRP_EXIT_NOINPUT = 66,
-	CDRP_EXIT_UNAVAILABLE = 69,
-	CDRP_EXIT_SOFTWARE = 70,
-	CDRP_EXIT_TLS = 75,
-	CDRP_EXIT_NOPERM = 77,
-	CDRP_EXIT_CONFIG = 78,
-	CDRP_EXIT_NOTFOUND = 79,
-	CDRP_EXIT_CONFLICT = 80,
-};
-
-/* Largest referral file read; the server's own limit is far lower, this
- * only keeps a wrong file (a disk image, /dev/zero) from eating memory. */
+/* Largest input file read; the server's own limit is far lower, this only
+ * keeps a wrong file (a disk image, /dev/zero) from eating memory. */
 #define CDRP_MAX_INPUT   (16u * 1024u * 1024u)
-#define CDRP_MAX_WORDS   8
 #define CDRP_TIMEOUT_MAX 86400
 
-enum cdrp_cmd { CDRP_NONE, CDRP_HEALTH, CDRP_REFERRAL, CDRP_SUBMIT, CDRP_SHOW, CDRP_LIST };
-
-struct cdrp_opts {
-	const char *url, *ca, *cert, *key, *timeout;
-	bool json, help, all;
-	const char *idempotency_key, *status, *limit, *cursor;
-	const char *words[CDRP_MAX_WORDS];
-	int nwords;
-	enum cdrp_cmd cmd;
-	int timeout_sec;
-	/* the command-specific options given, to check they fit the command */
-	unsigned given;
-};
-
-/* Command-specific options, as bits of cdrp_opts.given. */
-enum {
-	CDRP_OPT_IDEM = 1,
-	CDRP_OPT_STATUS = 2,
-	CDRP_OPT_LIMIT = 4,
-	CDRP_OPT_CURSOR = 8,
-	CDRP_OPT_ALL = 16
-};
-
-static const char cdrp_usage_main[] =
+static const char cdrp_usage_head[] =
     "usage: cdrp [OPTIONS] COMMAND [ARGS]\n"
     "\n"
-    "Client for the cdrp referral API (cdrpd), over HTTPS with a client certificate.\n"
+    "Client for the cdrp API (cdrpd), over HTTPS with a client certificate.\n"
     "\n"
-    "Commands:\n"
-    "  health                     check that cdrpd and its database are up\n"
-    "  referral submit FILE|-     submit a referral from a JSON file (- for stdin)\n"
-    "  referral show ID           show one referral\n"
-    "  referral list              list referrals, newest first\n"
-    "  help [COMMAND]             show help for a command (or: cdrp COMMAND --help)\n"
+    "Commands (cdrp COMMAND --help for each; cdrp GROUP --help for a group):\n";
+
+static const char cdrp_usage_tail[] =
     "\n"
     "Options (accepted anywhere on the line):\n"
     "  --url URL          server: https://host[:port][/prefix]     (env CDRP_URL)\n"
@@ -85,7 +45,8 @@ static const char cdrp_usage_main[] =
     "  0   success\n"
     "  64  usage error: unknown command or option, wrong arguments, bad option value\n"
     "  65  invalid input: refused by local validation, or by the server with\n"
-    "      HTTP 400, 413, 415 or 431\n"
+    "      HTTP 400, 413, 415 or 431; or a business rule refused the change\n"
+    "      (HTTP 422, rule_violation: the message gives the rule)\n"
     "  66  the input file cannot be read\n"
     "  69  server unavailable: cannot connect, timed out, HTTP 503 or 429\n"
     "  70  internal error or unexpected answer (HTTP 5xx other than 503, an answer\n"
@@ -95,7 +56,11 @@ static const char cdrp_usage_main[] =
     "  77  permission denied (HTTP 403: identity not registered, role not allowed)\n"
     "  78  configuration error: --url, --ca, --cert or --key missing or unusable\n"
     "  79  not found (HTTP 404)\n"
-    "  80  conflict (HTTP 409, e.g. an idempotency key reused with another body)\n";
+    "  80  conflict (HTTP 409: an idempotency key reused with another body, or a\n"
+    "      change the object's current state does not allow, invalid_transition)\n"
+    "  81  changed since read: the case or action was changed by someone else since\n"
+    "      its version (ETag) was read (HTTP 412), or If-Match was missing (HTTP\n"
+    "      428); show it again and retry\n";
 
 static const char cdrp_usage_health[] =
     "usage: cdrp health [OPTIONS]\n"
@@ -105,14 +70,6 @@ static const char cdrp_usage_health[] =
     "A database outage is HTTP 503 (exit 69).\n"
     "\n"
     "Options: --url, --ca, --cert, --key, --timeout, --json (see cdrp --help).\n";
-
-static const char cdrp_usage_referral[] =
-    "usage: cdrp referral submit FILE|- [--idempotency-key KEY]\n"
-    "       cdrp referral show ID\n"
-    "       cdrp referral list [--status S] [--limit N] [--cursor C] [--all]\n"
-    "\n"
-    "Submit, show and list referrals. cdrp referral COMMAND --help for details;\n"
-    "cdrp --help for the connection options and exit codes.\n";
 
 static const char cdrp_usage_submit[] =
     "usage: cdrp referral submit FILE|- [--idempotency-key KEY] [OPTIONS]\n"
@@ -155,58 +112,136 @@ static const char cdrp_usage_list[] =
     "\n"
     "Connection options and exit codes: cdrp --help.\n";
 
-static const char *cdrp_cmd_name(enum cdrp_cmd cmd)
+static int cdrp_health(const struct cdrp_opts *o);
+static int cdrp_submit(const struct cdrp_opts *o);
+static int cdrp_show(const struct cdrp_opts *o);
+static int cdrp_list(const struct cdrp_opts *o);
+
+/* The intake commands; the casework ones are in casework.c. */
+static const struct cdrp_command cdrp_intake_cmds[] = {
+    {.name = "health",
+     .synopsis = "health",
+     .summary = "check that cdrpd and its database are up",
+     .usage = cdrp_usage_health,
+     .run = cdrp_health},
+    {.group = "referral",
+     .name = "submit",
+     .synopsis = "referral submit FILE|-",
+     .summary = "submit a referral from a JSON file (- for stdin)",
+     .usage = cdrp_usage_submit,
+     .min_args = 1,
+     .max_args = 1,
+     .args_hint = "a FILE (or - for stdin)",
+     .opts = " idempotency-key ",
+     .run = cdrp_submit},
+    {.group = "referral",
+     .name = "show",
+     .synopsis = "referral show ID",
+     .summary = "show one referral",
+     .usage = cdrp_usage_show,
+     .min_args = 1,
+     .max_args = 1,
+     .args_hint = "an ID",
+     .run = cdrp_show},
+    {.group = "referral",
+     .name = "list",
+     .synopsis = "referral list",
+     .summary = "list referrals, newest first",
+     .usage = cdrp_usage_list,
+     .opts = " status limit cursor all ",
+     .run = cdrp_list},
+};
+#define CDRP_NINTAKE (sizeof(cdrp_intake_cmds) / sizeof(cdrp_intake_cmds[0]))
+
+/* Every command, intake first, in the order --help lists them. */
+static const struct cdrp_command *cdrp_command_at(size_t i)
 {
-	switch (cmd) {
-	case CDRP_HEALTH:
-		return "health";
-	case CDRP_REFERRAL:
-		return "referral";
-	case CDRP_SUBMIT:
-		return "referral submit";
-	case CDRP_SHOW:
-		return "referral show";
-	case CDRP_LIST:
-		return "referral list";
-	default:
-		return "";
-	}
+	if (i < CDRP_NINTAKE)
+		return &cdrp_intake_cmds[i];
+	i -= CDRP_NINTAKE;
+	return i < cdrp_casework_ncmds ? &cdrp_casework_cmds[i] : NULL;
 }
 
-static const char *cdrp_cmd_usage(enum cdrp_cmd cmd)
+/* Width of the synopsis column in the command lists. */
+static int cdrp_synopsis_width(void)
 {
-	switch (cmd) {
-	case CDRP_HEALTH:
-		return cdrp_usage_health;
-	case CDRP_REFERRAL:
-		return cdrp_usage_referral;
-	case CDRP_SUBMIT:
-		return cdrp_usage_submit;
-	case CDRP_SHOW:
-		return cdrp_usage_show;
-	case CDRP_LIST:
-		return cdrp_usage_list;
-	default:
-		return cdrp_usage_main;
-	}
+	const struct cdrp_command *c;
+	size_t w = 0;
+
+	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++)
+		if (strlen(c->synopsis) > w)
+			w = strlen(c->synopsis);
+	return (int)w + 1;
 }
 
-static int cdrp_usage_error(enum cdrp_cmd cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int cdrp_usage_error(enum cdrp_cmd cmd, const char *fmt, ...)
+static void cdrp_print_main_usage(void)
 {
-	va_list ap;
+	const struct cdrp_command *c;
+	int w = cdrp_synopsis_width();
 
+	fputs(cdrp_usage_head, stdout);
+	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++)
+		printf("  %-*s %s\n", w, c->synopsis, c->summary);
+	printf("  %-*s %s\n", w, "help [COMMAND]",
+	       "show help for a command (or: cdrp COMMAND --help)");
+	fputs(cdrp_usage_tail, stdout);
+}
+
+static void cdrp_print_group_usage(const char *group)
+{
+	const struct cdrp_command *c;
+	int w = cdrp_synopsis_width();
+
+	printf("usage: cdrp %s COMMAND [ARGS] [OPTIONS]\n\nCommands:\n", group);
+	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++)
+		if (c->group && !strcmp(c->group, group))
+			printf("  %-*s %s\n", w, c->synopsis, c->summary);
+	printf("\ncdrp %s COMMAND --help for details; cdrp --help for the connection\n"
+	       "options and exit codes.\n",
+	       group);
+}
+
+static int cdrp_usage_errorv(const char *group, const char *name, const char *fmt, va_list ap)
+{
 	fputs("cdrp: ", stderr);
-	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (cmd == CDRP_NONE)
+	if (!group && !name)
 		fputs("\nTry 'cdrp --help'.\n", stderr);
 	else
-		fprintf(stderr, "\nTry 'cdrp %s --help'.\n", cdrp_cmd_name(cmd));
+		fprintf(stderr, "\nTry 'cdrp %s%s%s --help'.\n", group ? group : "",
+		        group && name ? " " : "", name ? name : "");
 	return CDRP_EXIT_USAGE;
+}
+
+int cdrp_usage_error(const struct cdrp_command *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = cdrp_usage_errorv(cmd ? cmd->group : NULL, cmd ? cmd->name : NULL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int cdrp_group_usage_error(const char *group, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int cdrp_group_usage_error(const char *group, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = cdrp_usage_errorv(group, NULL, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int cdrp_oom(void)
+{
+	fputs("cdrp: out of memory\n", stderr);
+	return CDRP_EXIT_SOFTWARE;
 }
 
 /* ---- options ---- */
@@ -214,53 +249,121 @@ static int cdrp_usage_error(enum cdrp_cmd cmd, const char *fmt, ...)
 struct cdrp_optdef {
 	const char *name;
 	bool takes_value;
-	unsigned bit; /* 0 for options every command accepts */
+	bool global; /* every command accepts it */
 };
 
 static const struct cdrp_optdef cdrp_optdefs[] = {
-    {"url", true, 0},
-    {"ca", true, 0},
-    {"cert", true, 0},
-    {"key", true, 0},
-    {"timeout", true, 0},
-    {"json", false, 0},
-    {"help", false, 0},
-    {"idempotency-key", true, CDRP_OPT_IDEM},
-    {"status", true, CDRP_OPT_STATUS},
-    {"limit", true, CDRP_OPT_LIMIT},
-    {"cursor", true, CDRP_OPT_CURSOR},
-    {"all", false, CDRP_OPT_ALL},
+    {"url", true, true},
+    {"ca", true, true},
+    {"cert", true, true},
+    {"key", true, true},
+    {"timeout", true, true},
+    {"json", false, true},
+    {"help", false, true},
+    {"idempotency-key", true, false},
+    {"status", true, false},
+    {"limit", true, false},
+    {"cursor", true, false},
+    {"all", false, false},
+    /* casework */
+    {"case", true, false},
+    {"lead-agency", true, false},
+    {"caseworker", true, false},
+    {"ward", true, false},
+    {"marking", true, false},
+    {"reason", true, false},
+    {"question", true, false},
+    {"kind", true, false},
+    {"subject-type", true, false},
+    {"flagged", false, false},
+    {"overdue", false, false},
+    {"outcome", true, false},
+    {"strand", true, false},
+    {"exit-strategy", true, false},
+    {"name", true, false},
+    {"role", true, false},
+    {"dob", true, false},
+    {"vulnerable", false, false},
+    {"address", true, false},
+    {"contact", true, false},
+    {"person-id", true, false},
+    {"person", true, false},
+    {"if-match", true, false},
+    {"occurred", true, false},
+    {"reported", true, false},
+    {"category", true, false},
+    {"place", true, false},
+    {"description", true, false},
+    {"victim", true, false},
+    {"same-as", true, false},
+    {"external-ref", true, false},
+    {"repeat", false, false},
+    {"yes", true, false},
+    {"no", true, false},
+    {"answers", true, false},
+    {"type", true, false},
+    {"stage", true, false},
+    {"owner", true, false},
+    {"due", true, false},
+    {"notes", true, false},
+    {"applied", true, false},
+    {"met", true, false},
+    {"override-reason", true, false},
+    {"decided", true, false},
+    {"date", true, false},
+    {"recommendation", true, false},
+    {"year", true, false},
 };
 
-static void cdrp_set_opt(struct cdrp_opts *o, const struct cdrp_optdef *d, const char *v)
+const char *cdrp_opt(const struct cdrp_opts *o, const char *name)
+{
+	for (int i = o->ngiven - 1; i >= 0; i--)
+		if (!strcmp(o->given[i].name, name))
+			return o->given[i].value ? o->given[i].value : "";
+	return NULL;
+}
+
+bool cdrp_flag(const struct cdrp_opts *o, const char *name)
+{
+	return cdrp_opt(o, name) != NULL;
+}
+
+size_t cdrp_opt_all(const struct cdrp_opts *o, const char *name, const char **vals, size_t max)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < o->ngiven; i++)
+		if (!strcmp(o->given[i].name, name) && n < max)
+			vals[n++] = o->given[i].value;
+	return n;
+}
+
+static int cdrp_set_opt(struct cdrp_opts *o, const struct cdrp_optdef *d, const char *v)
 {
 	const char *n = d->name;
 
-	o->given |= d->bit;
-	if (!strcmp(n, "url"))
+	if (!d->global) {
+		if (o->ngiven == CDRP_MAX_OPTS)
+			return cdrp_usage_error(NULL, "too many options");
+		o->given[o->ngiven].name = n;
+		o->given[o->ngiven].value = v;
+		o->ngiven++;
+	} else if (!strcmp(n, "url")) {
 		o->url = v;
-	else if (!strcmp(n, "ca"))
+	} else if (!strcmp(n, "ca")) {
 		o->ca = v;
-	else if (!strcmp(n, "cert"))
+	} else if (!strcmp(n, "cert")) {
 		o->cert = v;
-	else if (!strcmp(n, "key"))
+	} else if (!strcmp(n, "key")) {
 		o->key = v;
-	else if (!strcmp(n, "timeout"))
+	} else if (!strcmp(n, "timeout")) {
 		o->timeout = v;
-	else if (!strcmp(n, "json"))
+	} else if (!strcmp(n, "json")) {
 		o->json = true;
-	else if (!strcmp(n, "help"))
+	} else if (!strcmp(n, "help")) {
 		o->help = true;
-	else if (!strcmp(n, "idempotency-key"))
-		o->idempotency_key = v;
-	else if (!strcmp(n, "status"))
-		o->status = v;
-	else if (!strcmp(n, "limit"))
-		o->limit = v;
-	else if (!strcmp(n, "cursor"))
-		o->cursor = v;
-	else if (!strcmp(n, "all"))
-		o->all = true;
+	}
+	return 0;
 }
 
 /* Options may come before, between or after the command words; "--"
@@ -273,10 +376,11 @@ static int cdrp_parse_args(int argc, char **argv, struct cdrp_opts *o)
 		const char *a = argv[i], *eq, *name;
 		const struct cdrp_optdef *d = NULL;
 		size_t nlen;
+		int rc;
 
 		if (words_only || a[0] != '-' || a[1] == '\0') {
 			if (o->nwords == CDRP_MAX_WORDS)
-				return cdrp_usage_error(CDRP_NONE, "too many arguments");
+				return cdrp_usage_error(NULL, "too many arguments");
 			o->words[o->nwords++] = a;
 			continue;
 		}
@@ -289,7 +393,7 @@ static int cdrp_parse_args(int argc, char **argv, struct cdrp_opts *o)
 			continue;
 		}
 		if (a[1] != '-')
-			return cdrp_usage_error(CDRP_NONE, "unknown option '%s'", a);
+			return cdrp_usage_error(NULL, "unknown option '%s'", a);
 		name = a + 2;
 		eq = strchr(name, '=');
 		nlen = eq ? (size_t)(eq - name) : strlen(name);
@@ -298,22 +402,57 @@ static int cdrp_parse_args(int argc, char **argv, struct cdrp_opts *o)
 			    !strncmp(cdrp_optdefs[k].name, name, nlen))
 				d = &cdrp_optdefs[k];
 		if (!d)
-			return cdrp_usage_error(CDRP_NONE, "unknown option '--%.*s'", (int)nlen,
-			                        name);
+			return cdrp_usage_error(NULL, "unknown option '--%.*s'", (int)nlen, name);
 		if (!d->takes_value) {
 			if (eq)
-				return cdrp_usage_error(CDRP_NONE, "option --%s takes no value",
+				return cdrp_usage_error(NULL, "option --%s takes no value",
 				                        d->name);
-			cdrp_set_opt(o, d, NULL);
+			rc = cdrp_set_opt(o, d, NULL);
 		} else if (eq) {
-			cdrp_set_opt(o, d, eq + 1);
+			rc = cdrp_set_opt(o, d, eq + 1);
 		} else if (i + 1 < argc) {
-			cdrp_set_opt(o, d, argv[++i]);
+			rc = cdrp_set_opt(o, d, argv[++i]);
 		} else {
-			return cdrp_usage_error(CDRP_NONE, "option --%s needs a value", d->name);
+			return cdrp_usage_error(NULL, "option --%s needs a value", d->name);
 		}
+		if (rc)
+			return rc;
 	}
 	return 0;
+}
+
+/* " a b c " contains word w? */
+static bool cdrp_in_list(const char *list, const char *w)
+{
+	size_t n = strlen(w);
+
+	for (const char *p = list ? strstr(list, w) : NULL; p; p = strstr(p + 1, w))
+		if (p > list && p[-1] == ' ' && p[n] == ' ')
+			return true;
+	return false;
+}
+
+/* "submit, show or list": the commands of a group, for an error. */
+static void cdrp_group_names(const char *group, char *out, size_t outlen)
+{
+	const struct cdrp_command *c;
+	size_t n = 0, k = 0, len = 0;
+
+	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++)
+		if (c->group && !strcmp(c->group, group))
+			n++;
+	out[0] = '\0';
+	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++) {
+		if (!c->group || strcmp(c->group, group) != 0)
+			continue;
+		k++;
+		len = strlen(out);
+		snprintf(out + len, outlen - len, "%s%s",
+		         k == 1   ? ""
+		         : k == n ? " or "
+		                  : ", ",
+		         c->name);
+	}
 }
 
 /* Work out the command from the words; --help wins over argument errors
@@ -321,7 +460,9 @@ static int cdrp_parse_args(int argc, char **argv, struct cdrp_opts *o)
  * code. */
 static int cdrp_resolve(struct cdrp_opts *o)
 {
-	int first = 1, want;
+	const struct cdrp_command *c, *cmd = NULL;
+	bool is_group = false;
+	int first = 1;
 
 	if (o->nwords > 0 && !strcmp(o->words[0], "help")) {
 		o->help = true;
@@ -330,59 +471,74 @@ static int cdrp_resolve(struct cdrp_opts *o)
 	}
 	if (o->nwords == 0) {
 		if (o->help) {
-			fputs(cdrp_usage_main, stdout);
+			cdrp_print_main_usage();
 			return CDRP_EXIT_OK;
 		}
-		return cdrp_usage_error(CDRP_NONE, "no command given");
+		return cdrp_usage_error(NULL, "no command given");
 	}
-	if (!strcmp(o->words[0], "health")) {
-		o->cmd = CDRP_HEALTH;
-	} else if (!strcmp(o->words[0], "referral")) {
-		o->cmd = CDRP_REFERRAL;
+	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++) {
+		if (c->group && !strcmp(c->group, o->words[0]))
+			is_group = true;
+		else if (!c->group && !strcmp(c->name, o->words[0]))
+			cmd = c;
+	}
+	if (is_group) {
+		char names[256];
+
 		if (o->nwords < 2) {
 			if (o->help) {
-				fputs(cdrp_usage_referral, stdout);
+				cdrp_print_group_usage(o->words[0]);
 				return CDRP_EXIT_OK;
 			}
-			return cdrp_usage_error(CDRP_REFERRAL,
-			                        "referral needs a command: submit, show or list");
+			cdrp_group_names(o->words[0], names, sizeof(names));
+			return cdrp_group_usage_error(o->words[0], "%s needs a command: %s",
+			                              o->words[0], names);
 		}
 		first = 2;
-		if (!strcmp(o->words[1], "submit"))
-			o->cmd = CDRP_SUBMIT;
-		else if (!strcmp(o->words[1], "show"))
-			o->cmd = CDRP_SHOW;
-		else if (!strcmp(o->words[1], "list"))
-			o->cmd = CDRP_LIST;
-		else
-			return cdrp_usage_error(CDRP_REFERRAL, "unknown referral command '%s'",
-			                        o->words[1]);
-	} else {
-		return cdrp_usage_error(CDRP_NONE, "unknown command '%s'", o->words[0]);
+		for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++)
+			if (c->group && !strcmp(c->group, o->words[0]) &&
+			    !strcmp(c->name, o->words[1]))
+				cmd = c;
+		if (!cmd)
+			return cdrp_group_usage_error(o->words[0], "unknown %s command '%s'",
+			                              o->words[0], o->words[1]);
+	} else if (!cmd) {
+		return cdrp_usage_error(NULL, "unknown command '%s'", o->words[0]);
 	}
+	o->cmd = cmd;
 	if (o->help) {
-		fputs(cdrp_cmd_usage(o->cmd), stdout);
+		fputs(cmd->usage, stdout);
 		return CDRP_EXIT_OK;
 	}
 
 	/* Leave only the command's own arguments in words. */
 	o->nwords -= first;
 	memmove(o->words, o->words + first, (size_t)o->nwords * sizeof(o->words[0]));
-	want = o->cmd == CDRP_SUBMIT || o->cmd == CDRP_SHOW ? 1 : 0;
-	if (o->nwords < want)
-		return cdrp_usage_error(o->cmd, "%s needs %s", cdrp_cmd_name(o->cmd),
-		                        o->cmd == CDRP_SUBMIT ? "a FILE (or - for stdin)"
-		                                              : "an ID");
-	if (o->nwords > want)
-		return cdrp_usage_error(o->cmd, "unexpected argument '%s'", o->words[want]);
+	if (o->nwords < cmd->min_args)
+		return cdrp_usage_error(cmd, "%s%s%s needs %s", cmd->group ? cmd->group : "",
+		                        cmd->group ? " " : "", cmd->name, cmd->args_hint);
+	if (o->nwords > cmd->max_args)
+		return cdrp_usage_error(cmd, "unexpected argument '%s'", o->words[cmd->max_args]);
+	for (int i = 0; i < o->ngiven; i++)
+		if (!cdrp_in_list(cmd->opts, o->given[i].name))
+			return cdrp_usage_error(cmd, "--%s is not an option of '%s%s%s'",
+			                        o->given[i].name, cmd->group ? cmd->group : "",
+			                        cmd->group ? " " : "", cmd->name);
+	for (const char *p = cmd->required; p && *p;) {
+		char want[32];
+		size_t n;
 
-	if ((o->given & CDRP_OPT_IDEM) && o->cmd != CDRP_SUBMIT)
-		return cdrp_usage_error(o->cmd, "--idempotency-key is only for referral submit");
-	if ((o->given & (CDRP_OPT_STATUS | CDRP_OPT_LIMIT | CDRP_OPT_CURSOR | CDRP_OPT_ALL)) &&
-	    o->cmd != CDRP_LIST)
-		return cdrp_usage_error(o->cmd,
-		                        "--status, --limit, --cursor and --all are only for "
-		                        "referral list");
+		p += strspn(p, " ");
+		n = strcspn(p, " ");
+		if (n == 0)
+			break;
+		snprintf(want, sizeof(want), "%.*s", (int)n, p);
+		p += n;
+		if (!cdrp_flag(o, want))
+			return cdrp_usage_error(cmd, "%s%s%s needs --%s",
+			                        cmd->group ? cmd->group : "", cmd->group ? " " : "",
+			                        cmd->name, want);
+	}
 
 	o->timeout_sec = 30;
 	if (o->timeout) {
@@ -392,8 +548,7 @@ static int cdrp_resolve(struct cdrp_opts *o)
 		errno = 0;
 		t = strtol(o->timeout, &end, 10);
 		if (errno || end == o->timeout || *end || t < 1 || t > CDRP_TIMEOUT_MAX)
-			return cdrp_usage_error(o->cmd,
-			                        "--timeout must be a number of seconds, 1-%d",
+			return cdrp_usage_error(cmd, "--timeout must be a number of seconds, 1-%d",
 			                        CDRP_TIMEOUT_MAX);
 		o->timeout_sec = (int)t;
 	}
@@ -411,7 +566,7 @@ static const char *cdrp_setting(const char *opt, const char *env)
 
 /* Connection settings from options, else the environment; NULL (with the
  * message printed) when one is missing or unusable. */
-static struct http_client *cdrp_connect(const struct cdrp_opts *o, int *exit_code)
+struct http_client *cdrp_connect(const struct cdrp_opts *o, int *exit_code)
 {
 	static const struct {
 		const char *opt, *env;
@@ -479,6 +634,11 @@ static int cdrp_exit_for_status(int status)
 		return CDRP_EXIT_NOTFOUND;
 	case 409:
 		return CDRP_EXIT_CONFLICT;
+	case 412:
+	case 428:
+		return CDRP_EXIT_STALE;
+	case 422:
+		return CDRP_EXIT_DATAERR;
 	case 429:
 	case 503:
 		return CDRP_EXIT_UNAVAILABLE;
@@ -487,14 +647,14 @@ static int cdrp_exit_for_status(int status)
 	}
 }
 
-static int cdrp_print_json(const json_t *doc)
+int cdrp_print_json(const json_t *doc)
 {
 	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
 		return -1;
 	return putchar('\n') == EOF ? -1 : 0;
 }
 
-static const char *cdrp_str(const json_t *obj, const char *key)
+const char *cdrp_str(const json_t *obj, const char *key)
 {
 	const json_t *v = json_object_get(obj, key);
 
@@ -503,8 +663,10 @@ static const char *cdrp_str(const json_t *obj, const char *key)
 
 /* Say what went wrong on stderr, in the shape of the problem document
  * when there is one. */
-static void cdrp_print_problem(const struct http_response *resp, const json_t *doc)
+static void cdrp_print_problem(const struct cdrp_opts *o, const struct http_response *resp,
+                               const json_t *doc)
 {
+	const char *noun = o->cmd && o->cmd->noun ? o->cmd->noun : "object";
 	const char *title = cdrp_str(doc, "title"), *detail = cdrp_str(doc, "detail");
 	const char *field = cdrp_str(doc, "field"), *code = cdrp_str(doc, "code");
 	enum proto_err pe = code ? proto_err_from_code(code) : PROTO_ERR_COUNT;
@@ -542,6 +704,13 @@ static void cdrp_print_problem(const struct http_response *resp, const json_t *d
 	fputc('\n', stderr);
 	if (pe == PROTO_NO_ROUTE)
 		fputs("cdrp: (check the path in --url: the server has no such endpoint)\n", stderr);
+	if (resp->status == 412)
+		fprintf(stderr, "cdrp: the %s changed since you read it; show it again and retry\n",
+		        noun);
+	if (resp->status == 428)
+		fprintf(stderr,
+		        "cdrp: the server wants the %s's version (If-Match); give --if-match\n",
+		        noun);
 	if (resp->status >= 500 && resp->request_id) {
 		fputs("cdrp: the server logged this as request ", stderr);
 		render_safe(stderr, resp->request_id);
@@ -580,15 +749,15 @@ static int cdrp_answer(const struct cdrp_opts *o, const struct http_response *re
 		rc = CDRP_EXIT_SOFTWARE;
 	if (o->json && doc && cdrp_print_json(doc) != 0)
 		rc = CDRP_EXIT_SOFTWARE;
-	cdrp_print_problem(resp, doc);
+	cdrp_print_problem(o, resp, doc);
 	json_decref(doc);
 	return rc;
 }
 
 /* One request, its answer checked; 0 with *docp set, or an exit code. */
-static int cdrp_call(const struct cdrp_opts *o, struct http_client *c, const char *method,
-                     const char *path, const char *const *headers, const char *body,
-                     size_t body_len, struct http_response *resp, json_t **docp, bool *sent)
+int cdrp_call(const struct cdrp_opts *o, struct http_client *c, const char *method,
+              const char *path, const char *const *headers, const char *body, size_t body_len,
+              struct http_response *resp, json_t **docp, bool *sent)
 {
 	struct http_error err;
 	enum http_err e;
@@ -603,16 +772,18 @@ static int cdrp_call(const struct cdrp_opts *o, struct http_client *c, const cha
 	return cdrp_answer(o, resp, docp);
 }
 
-/* ---- commands ---- */
-
-static int cdrp_health(const struct cdrp_opts *o, struct http_client *c)
+static int cdrp_health(const struct cdrp_opts *o)
 {
 	struct http_response resp = {0};
+	struct http_client *c = NULL;
 	json_t *doc = NULL;
 	const json_t *ver;
 	bool sent;
 	int rc;
 
+	c = cdrp_connect(o, &rc);
+	if (!c)
+		return rc;
 	rc = cdrp_call(o, c, "GET", "/v1/health", NULL, NULL, 0, &resp, &doc, &sent);
 	if (rc != CDRP_EXIT_OK)
 		goto out;
@@ -633,11 +804,12 @@ static int cdrp_health(const struct cdrp_opts *o, struct http_client *c)
 out:
 	json_decref(doc);
 	http_response_free(&resp);
+	http_client_free(c);
 	return rc;
 }
 
 /* Read FILE, or stdin for "-", whole. Returns 0 or an exit code. */
-static int cdrp_read_input(const char *path, char **bufp, size_t *lenp)
+int cdrp_read_input(const char *path, char **bufp, size_t *lenp)
 {
 	bool is_stdin = !strcmp(path, "-");
 	const char *name = is_stdin ? "standard input" : path;
@@ -668,8 +840,8 @@ static int cdrp_read_input(const char *path, char **bufp, size_t *lenp)
 		n = fread(buf + len, 1, cap - len, f);
 		len += n;
 		if (len > CDRP_MAX_INPUT) {
-			fprintf(stderr, "cdrp: %s is too large for a referral (over %u MiB)\n",
-			        name, CDRP_MAX_INPUT >> 20);
+			fprintf(stderr, "cdrp: %s is too large (over %u MiB)\n", name,
+			        CDRP_MAX_INPUT >> 20);
 			rc = CDRP_EXIT_DATAERR;
 			goto out;
 		}
@@ -692,9 +864,9 @@ out:
 	return rc;
 }
 
-static int cdrp_invalid_referral(const struct proto_error *pe)
+int cdrp_invalid(const char *what, const struct proto_error *pe)
 {
-	fputs("cdrp: invalid referral: ", stderr);
+	fprintf(stderr, "cdrp: invalid %s: ", what);
 	if (pe->field[0]) {
 		render_safe(stderr, pe->field);
 		fputs(": ", stderr);
@@ -723,15 +895,13 @@ static int cdrp_derive_key(const char *canonical, char *out, size_t outlen)
 static int cdrp_submit(const struct cdrp_opts *o)
 {
 	char *input = NULL, *canonical = NULL, today[16], derived[48], keyhdr[256];
-	const char *key = o->idempotency_key;
+	const char *key = cdrp_opt(o, "idempotency-key");
 	const char *headers[] = {"Content-Type: application/json", keyhdr, NULL};
 	struct http_response resp = {0};
 	struct http_client *c = NULL;
 	struct proto_error pe;
 	json_t *body = NULL, *doc = NULL;
 	size_t input_len = 0;
-	time_t now = time(NULL);
-	struct tm tm;
 	bool sent = false;
 	int rc;
 
@@ -741,13 +911,12 @@ static int cdrp_submit(const struct cdrp_opts *o)
 	memset(&pe, 0, sizeof(pe));
 	body = proto_parse_body(input, input_len, &pe);
 	if (!body) {
-		rc = cdrp_invalid_referral(&pe);
+		rc = cdrp_invalid("referral", &pe);
 		goto out;
 	}
-	gmtime_r(&now, &tm);
-	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	cdrp_today(today);
 	if (!proto_validate_referral(body, today, &pe)) {
-		rc = cdrp_invalid_referral(&pe);
+		rc = cdrp_invalid("referral", &pe);
 		goto out;
 	}
 	canonical = proto_canonical(body);
@@ -786,7 +955,9 @@ static int cdrp_submit(const struct cdrp_opts *o)
 			fprintf(stderr,
 			        "cdrp: the referral may or may not have been stored; it is safe to "
 			        "run the same command again%s\n",
-			        o->idempotency_key ? " (with the same --idempotency-key)" : "");
+			        cdrp_flag(o, "idempotency-key")
+			            ? " (with the same --idempotency-key)"
+			            : "");
 		goto out;
 	}
 	if (o->json) {
@@ -830,7 +1001,7 @@ static int cdrp_show(const struct cdrp_opts *o)
 
 	/* A positive number that fits the server's bigint. */
 	if (n == 0 || n > 18 || strspn(id, "0123456789") != n || strspn(id, "0") == n)
-		return cdrp_usage_error(CDRP_SHOW, "referral ID must be a positive number");
+		return cdrp_usage_error(o->cmd, "referral ID must be a positive number");
 	snprintf(path, sizeof(path), "/v1/referrals/%s", id + strspn(id, "0"));
 	c = cdrp_connect(o, &rc);
 	if (!c)
@@ -851,80 +1022,69 @@ out:
 	return rc;
 }
 
-/* "/v1/referrals?status=..&limit=..&cursor=.." with what was given. */
-static char *cdrp_list_path(const struct cdrp_opts *o, const char *cursor)
+void cdrp_today(char out[16])
 {
-	const char *names[] = {"status", "limit", "cursor"};
-	const char *vals[] = {o->status, o->limit, cursor};
-	char *path = NULL;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(out, 16, "%Y-%m-%d", &tm);
+}
+
+/* BASE?QUERY&cursor=C with what was given. */
+static char *cdrp_page_path(const char *base, const char *query, const char *cursor)
+{
+	char *path = NULL, *esc = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&path, &len);
 	char sep = '?';
 
 	if (!f)
 		return NULL;
-	fputs("/v1/referrals", f);
-	for (size_t i = 0; i < 3; i++) {
-		char *esc;
-
-		if (!vals[i])
-			continue;
-		esc = http_query_escape(vals[i]);
-		if (!esc)
-			break;
-		fprintf(f, "%c%s=%s", sep, names[i], esc);
+	fputs(base, f);
+	if (query && *query) {
+		fprintf(f, "?%s", query);
 		sep = '&';
-		free(esc);
 	}
-	if (fclose(f) != 0) {
+	if (cursor) {
+		esc = http_query_escape(cursor);
+		if (esc)
+			fprintf(f, "%ccursor=%s", sep, esc);
+	}
+	if (fclose(f) != 0 || (cursor && !esc)) {
+		free(esc);
 		free(path);
 		return NULL;
 	}
+	free(esc);
 	return path;
 }
 
-static int cdrp_list(const struct cdrp_opts *o)
+int cdrp_get_list(const struct cdrp_opts *o, struct http_client *c, const char *base,
+                  const char *query, json_t **docp)
 {
-	struct proto_list_query q;
-	struct proto_error pe;
 	struct http_response resp = {0};
-	struct http_client *c = NULL;
 	json_t *doc = NULL, *all = NULL;
+	const char *start = cdrp_opt(o, "cursor");
 	char *cursor = NULL, *path = NULL;
-	const char *next = NULL;
-	bool sent;
-	int rc;
+	bool every = cdrp_flag(o, "all"), sent;
+	int rc = CDRP_EXIT_OK;
 
-	memset(&pe, 0, sizeof(pe));
-	if (!proto_parse_list_query(o->status, o->limit, o->cursor, &q, &pe)) {
-		fputs("cdrp: invalid ", stderr);
-		if (pe.field[0]) {
-			fputs("--", stderr);
-			render_safe(stderr, pe.field);
-			fputs(": ", stderr);
-		}
-		render_safe(stderr, pe.detail);
-		fputs("\nTry 'cdrp referral list --help'.\n", stderr);
-		return CDRP_EXIT_USAGE;
-	}
+	*docp = NULL;
 	all = json_array();
-	cursor = o->cursor ? strdup(o->cursor) : NULL;
-	if (!all || (o->cursor && !cursor)) {
-		fputs("cdrp: out of memory\n", stderr);
-		rc = CDRP_EXIT_SOFTWARE;
+	cursor = start ? strdup(start) : NULL;
+	if (!all || (start && !cursor)) {
+		rc = cdrp_oom();
 		goto out;
 	}
-	c = cdrp_connect(o, &rc);
-	if (!c)
-		goto out;
 	for (;;) {
 		json_t *items;
+		const char *next;
 
 		free(path);
-		path = cdrp_list_path(o, cursor);
+		path = cdrp_page_path(base, query, cursor);
 		if (!path) {
-			fputs("cdrp: out of memory\n", stderr);
-			rc = CDRP_EXIT_SOFTWARE;
+			rc = cdrp_oom();
 			goto out;
 		}
 		json_decref(doc);
@@ -940,11 +1100,10 @@ static int cdrp_list(const struct cdrp_opts *o)
 			rc = CDRP_EXIT_SOFTWARE;
 			goto out;
 		}
-		if (!o->all)
+		if (!every)
 			break;
 		if (json_array_extend(all, items) != 0) {
-			fputs("cdrp: out of memory\n", stderr);
-			rc = CDRP_EXIT_SOFTWARE;
+			rc = cdrp_oom();
 			goto out;
 		}
 		if (!next || !*next)
@@ -960,35 +1119,87 @@ static int cdrp_list(const struct cdrp_opts *o)
 		free(cursor);
 		cursor = strdup(next);
 		if (!cursor) {
-			fputs("cdrp: out of memory\n", stderr);
-			rc = CDRP_EXIT_SOFTWARE;
+			rc = cdrp_oom();
 			goto out;
 		}
 	}
-
-	if (o->all) {
+	if (every) {
 		/* Every page as one answer, in the shape of a single page. */
 		json_t *merged = json_pack("{s:O, s:n}", "items", all, "next_cursor");
 
 		if (!merged) {
-			fputs("cdrp: out of memory\n", stderr);
-			rc = CDRP_EXIT_SOFTWARE;
+			rc = cdrp_oom();
 			goto out;
 		}
 		json_decref(doc);
 		doc = merged;
-		next = NULL;
 	}
+	*docp = doc;
+	doc = NULL;
+out:
+	json_decref(doc);
+	json_decref(all);
+	http_response_free(&resp);
+	free(cursor);
+	free(path);
+	return rc;
+}
+
+static int cdrp_list(const struct cdrp_opts *o)
+{
+	const char *status = cdrp_opt(o, "status"), *limit = cdrp_opt(o, "limit");
+	struct proto_list_query q;
+	struct proto_error pe;
+	struct http_client *c = NULL;
+	json_t *doc = NULL;
+	char *query = NULL, *esc = NULL;
+	size_t qlen = 0;
+	const char *next;
+	FILE *f;
+	int rc;
+
+	memset(&pe, 0, sizeof(pe));
+	if (!proto_parse_list_query(status, limit, cdrp_opt(o, "cursor"), &q, &pe)) {
+		fputs("cdrp: invalid ", stderr);
+		if (pe.field[0]) {
+			fputs("--", stderr);
+			render_safe(stderr, pe.field);
+			fputs(": ", stderr);
+		}
+		render_safe(stderr, pe.detail);
+		fputs("\nTry 'cdrp referral list --help'.\n", stderr);
+		return CDRP_EXIT_USAGE;
+	}
+	f = open_memstream(&query, &qlen);
+	if (!f)
+		return cdrp_oom();
+	if (status && (esc = http_query_escape(status)) != NULL)
+		fprintf(f, "status=%s", esc);
+	free(esc);
+	esc = NULL;
+	if (limit && (esc = http_query_escape(limit)) != NULL)
+		fprintf(f, "%slimit=%s", status ? "&" : "", esc);
+	free(esc);
+	if (fclose(f) != 0) {
+		free(query);
+		return cdrp_oom();
+	}
+	c = cdrp_connect(o, &rc);
+	if (!c)
+		goto out;
+	rc = cdrp_get_list(o, c, "/v1/referrals", query, &doc);
+	if (rc != CDRP_EXIT_OK)
+		goto out;
 	if (o->json) {
 		if (cdrp_print_json(doc) != 0)
 			rc = CDRP_EXIT_SOFTWARE;
 		goto out;
 	}
+	next = cdrp_str(doc, "next_cursor");
 	if (json_array_size(json_object_get(doc, "items")) == 0) {
 		puts("no referrals");
 	} else if (render_table(stdout, json_object_get(doc, "items")) != 0) {
-		fputs("cdrp: out of memory\n", stderr);
-		rc = CDRP_EXIT_SOFTWARE;
+		rc = cdrp_oom();
 		goto out;
 	}
 	if (next && *next) {
@@ -998,11 +1209,8 @@ static int cdrp_list(const struct cdrp_opts *o)
 	}
 out:
 	json_decref(doc);
-	json_decref(all);
-	http_response_free(&resp);
 	http_client_free(c);
-	free(cursor);
-	free(path);
+	free(query);
 	return rc;
 }
 
@@ -1018,28 +1226,7 @@ int main(int argc, char **argv)
 	rc = cdrp_resolve(&o);
 	if (rc >= 0)
 		goto out;
-	switch (o.cmd) {
-	case CDRP_HEALTH: {
-		struct http_client *c = cdrp_connect(&o, &rc);
-
-		if (c)
-			rc = cdrp_health(&o, c);
-		http_client_free(c);
-		break;
-	}
-	case CDRP_SUBMIT:
-		rc = cdrp_submit(&o);
-		break;
-	case CDRP_SHOW:
-		rc = cdrp_show(&o);
-		break;
-	case CDRP_LIST:
-		rc = cdrp_list(&o);
-		break;
-	default:
-		rc = CDRP_EXIT_SOFTWARE;
-		break;
-	}
+	rc = o.cmd->run ? o.cmd->run(&o) : cdrp_run_request(&o);
 out:
 	/* Output that did not reach its reader is a failure too (a full
 	 * disk must not look like success to a script). */

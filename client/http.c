@@ -663,6 +663,9 @@ static enum http_err http_parse_head(struct http_reader *rd, const char *buf, si
 		} else if (HTTP_IS("X-Request-Id")) {
 			if ((rc = http_keep(&resp->request_id, v, vlen, err)))
 				return rc;
+		} else if (HTTP_IS("ETag")) {
+			if ((rc = http_keep(&resp->etag, v, vlen, err)))
+				return rc;
 		} else if (HTTP_IS("Idempotent-Replay")) {
 			char *t = http_trimdup(v, vlen);
 
@@ -846,6 +849,7 @@ static enum http_err http_advance(struct http_reader *rd, struct http_response *
 			free(resp->retry_after);
 			free(resp->location);
 			free(resp->request_id);
+			free(resp->etag);
 			memset(resp, 0, sizeof(*resp));
 			continue;
 		}
@@ -1077,6 +1081,7 @@ void http_response_free(struct http_response *resp)
 	free(resp->retry_after);
 	free(resp->location);
 	free(resp->request_id);
+	free(resp->etag);
 	free(resp->body);
 	memset(resp, 0, sizeof(*resp));
 }

@@ -41,6 +41,7 @@ struct http_response {
 	char *retry_after;
 	char *location;
 	char *request_id;
+	char *etag; /* as sent, quotes included: "7" */
 	bool idempotent_replay;
 	char *body; /* always NUL-terminated (body_len excludes it) */
 	size_t body_len;

@@ -80,7 +80,7 @@ static void render_block(FILE *out, int indent, const char *s)
 	free(c);
 }
 
-static void render_value(FILE *out, int indent, const json_t *v)
+void render_value(FILE *out, int indent, const json_t *v)
 {
 	char *dump;
 
@@ -114,7 +114,7 @@ static void render_value(FILE *out, int indent, const json_t *v)
 	}
 }
 
-static void render_label(FILE *out, int indent, const char *label)
+void render_label(FILE *out, int indent, const char *label)
 {
 	char l[64];
 
@@ -122,7 +122,7 @@ static void render_label(FILE *out, int indent, const char *label)
 	fprintf(out, "%*s%-*s ", indent, "", RENDER_VALUE_COL - indent - 1, l);
 }
 
-static void render_kv(FILE *out, int indent, const char *label, const json_t *v)
+void render_kv(FILE *out, int indent, const char *label, const json_t *v)
 {
 	render_label(out, indent, label);
 	render_value(out, RENDER_VALUE_COL, v);
@@ -160,7 +160,7 @@ static void render_victim_refs(FILE *out, int indent, const json_t *refs, const 
 	fputc('\n', out);
 }
 
-static void render_section(FILE *out, const char *title, size_t count, bool counted)
+void render_section(FILE *out, const char *title, size_t count, bool counted)
 {
 	if (!counted)
 		fprintf(out, "\n%s\n", title);
@@ -195,6 +195,8 @@ void render_referral(FILE *out, const json_t *r)
 	render_kv(out, 2, "Marking", json_object_get(r, "marking"));
 	render_kv(out, 2, "Strand", json_object_get(r, "strand"));
 	render_kv(out, 2, "Case reference", json_object_get(r, "case_reference"));
+	if (json_object_get(r, "decision_reason"))
+		render_kv(out, 2, "Decision reason", json_object_get(r, "decision_reason"));
 
 	render_section(out, "Subject", 0, false);
 	render_kv(out, 2, "Type", json_object_get(subject, "type"));
@@ -243,13 +245,24 @@ void render_referral(FILE *out, const json_t *r)
 	fputs("  ", out);
 	render_value(out, 2, action);
 	fputc('\n', out);
+
+	if (json_is_array(json_object_get(r, "transitions"))) {
+		static const struct render_col cols[] = {{"FROM", "from"},
+		                                         {"TO", "to"},
+		                                         {"BY", "by_agency"},
+		                                         {"AT", "at"},
+		                                         {"REASON", "reason"}};
+
+		render_section(out, "Transitions",
+		               json_array_size(json_object_get(r, "transitions")), true);
+		if (json_array_size(json_object_get(r, "transitions")) > 0 &&
+		    render_table_cols(out, 2, json_object_get(r, "transitions"), cols, 5) != 0)
+			fputs("  (out of memory)\n", out);
+	}
 }
 
-/* Columns of the list table: header and item key. */
-static const struct {
-	const char *title;
-	const char *key;
-} render_cols[] = {
+/* Columns of the referral list table. */
+static const struct render_col render_referral_cols[] = {
     {"ID", "id"},
     {"REFERENCE", "reference"},
     {"STATUS", "status"},
@@ -258,7 +271,6 @@ static const struct {
     {"AGENCY", "agency"},
     {"SUBMITTED AT", "submitted_at"},
 };
-#define RENDER_NCOLS (sizeof(render_cols) / sizeof(render_cols[0]))
 
 /* Characters, not bytes, so that names in UTF-8 line up. */
 static size_t render_width(const char *s)
@@ -271,61 +283,153 @@ static size_t render_width(const char *s)
 	return w;
 }
 
-static char *render_cell(const json_t *v)
+const json_t *render_path(const json_t *v, const char *path)
 {
-	char num[32];
+	char key[64];
 
-	if (json_is_string(v) && json_string_length(v) > 0)
-		return render_clean(json_string_value(v), false);
-	if (json_is_integer(v)) {
-		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return strdup(num);
+	while (v && *path) {
+		size_t n = strcspn(path, ".");
+
+		snprintf(key, sizeof(key), "%.*s", (int)n, path);
+		v = json_object_get(v, key);
+		path += n;
+		if (*path == '.')
+			path++;
 	}
-	return strdup("-");
+	return v;
 }
 
-int render_table(FILE *out, const json_t *items)
+/* A value as one short line, or NULL when out of memory. */
+char *render_cell(const json_t *v)
 {
-	size_t rows = json_array_size(items), width[RENDER_NCOLS], r, c;
-	char **cells = calloc(rows * RENDER_NCOLS + 1, sizeof(*cells));
+	char num[48], *buf = NULL, *dump;
+	size_t len = 0, i;
+	const json_t *item;
+	FILE *f;
+
+	switch (v ? json_typeof(v) : JSON_NULL) {
+	case JSON_STRING:
+		if (json_string_length(v) == 0)
+			return strdup("-");
+		return render_clean(json_string_value(v), false);
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return strdup(num);
+	case JSON_REAL:
+		snprintf(num, sizeof(num), "%g", json_real_value(v));
+		return strdup(num);
+	case JSON_TRUE:
+		return strdup("yes");
+	case JSON_FALSE:
+		return strdup("no");
+	case JSON_NULL:
+		return strdup("-");
+	default:
+		break;
+	}
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	if (json_is_array(v)) {
+		if (json_array_size(v) == 0)
+			fputc('-', f);
+		json_array_foreach(v, i, item)
+		{
+			char *c = render_cell(item);
+
+			fprintf(f, "%s%s", i ? ", " : "", c ? c : "?");
+			free(c);
+		}
+	} else if (json_is_string(json_object_get(v, "cn"))) {
+		/* a user: "Sam Okafor (HMDC)" */
+		render_safe(f, json_string_value(json_object_get(v, "cn")));
+		if (json_is_string(json_object_get(v, "agency"))) {
+			fputs(" (", f);
+			render_safe(f, json_string_value(json_object_get(v, "agency")));
+			fputc(')', f);
+		}
+	} else if (json_is_string(json_object_get(v, "name"))) {
+		render_safe(f, json_string_value(json_object_get(v, "name")));
+	} else {
+		dump = json_dumps(v, JSON_COMPACT);
+		render_safe(f, dump ? dump : "?");
+		free(dump);
+	}
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+int render_table_cols(FILE *out, int indent, const json_t *items, const struct render_col *cols,
+                      size_t ncols)
+{
+	size_t rows = json_array_size(items), r, c, last = 0;
+	size_t *width = calloc(ncols + 1, sizeof(*width));
+	bool *shown = calloc(ncols + 1, sizeof(*shown));
+	char **cells = calloc(rows * ncols + 1, sizeof(*cells));
 	int rc = -1;
 
-	if (!cells)
-		return -1;
-	for (c = 0; c < RENDER_NCOLS; c++)
-		width[c] = strlen(render_cols[c].title);
+	if (!cells || !width || !shown)
+		goto out;
+	/* A column no item has (an older or newer server) is left out. */
+	for (c = 0; c < ncols; c++) {
+		width[c] = render_width(cols[c].title);
+		for (r = 0; r < rows && !shown[c]; r++)
+			shown[c] = render_path(json_array_get(items, r), cols[c].path) != NULL;
+		if (shown[c])
+			last = c;
+	}
+	if (!shown[last]) {
+		rc = 0;
+		goto out;
+	}
 	for (r = 0; r < rows; r++) {
 		const json_t *item = json_array_get(items, r);
 
-		for (c = 0; c < RENDER_NCOLS; c++) {
-			char *cell = render_cell(json_object_get(item, render_cols[c].key));
+		for (c = 0; c < ncols; c++) {
+			char *cell = render_cell(render_path(item, cols[c].path));
 			size_t w;
 
 			if (!cell)
 				goto out;
-			cells[r * RENDER_NCOLS + c] = cell;
+			cells[r * ncols + c] = cell;
 			w = render_width(cell);
 			if (w > width[c])
 				width[c] = w;
 		}
 	}
-	for (c = 0; c < RENDER_NCOLS; c++)
-		fprintf(out, "%-*s%s", c + 1 < RENDER_NCOLS ? (int)width[c] : 0,
-		        render_cols[c].title, c + 1 < RENDER_NCOLS ? "  " : "\n");
+	fprintf(out, "%*s", indent, "");
+	for (c = 0; c < ncols; c++)
+		if (shown[c])
+			fprintf(out, "%-*s%s", c < last ? (int)width[c] : 0, cols[c].title,
+			        c < last ? "  " : "\n");
 	for (r = 0; r < rows; r++) {
-		for (c = 0; c < RENDER_NCOLS; c++) {
-			const char *cell = cells[r * RENDER_NCOLS + c];
+		fprintf(out, "%*s", indent, "");
+		for (c = 0; c < ncols; c++) {
+			const char *cell = cells[r * ncols + c];
 
+			if (!shown[c])
+				continue;
 			fputs(cell, out);
-			if (c + 1 < RENDER_NCOLS)
+			if (c < last)
 				fprintf(out, "%*s", (int)(width[c] - render_width(cell) + 2), "");
 		}
 		fputc('\n', out);
 	}
 	rc = 0;
 out:
-	for (r = 0; r < rows * RENDER_NCOLS; r++)
+	for (r = 0; cells && r < rows * ncols; r++)
 		free(cells[r]);
 	free(cells);
+	free(width);
+	free(shown);
 	return rc;
+}
+
+int render_table(FILE *out, const json_t *items)
+{
+	return render_table_cols(out, 0, items, render_referral_cols,
+	                         sizeof(render_referral_cols) / sizeof(render_referral_cols[0]));
 }

@@ -162,8 +162,7 @@ static void respond(struct api_req *r, int status, const char *ctype, const char
 }
 
 /* A problem answer; `etag` (or NULL) tells a 412's client the current version. */
-static void respond_problem_etag(struct api_req *r, const struct proto_error *pe,
-                                 const char *etag)
+static void respond_problem_etag(struct api_req *r, const struct proto_error *pe, const char *etag)
 {
 	json_t *p = proto_problem(pe);
 	char *text = p ? json_dumps(p, JSON_COMPACT) : NULL;

@@ -23,7 +23,7 @@
 
 /* Statements registered before the pool starts; every connection
  * prepares all of them when it connects. */
-#define DB_STMT_MAX 96
+#define DB_STMT_MAX      96
 #define DB_SETUP_VERSION (-1) /* the schema-version query of the setup */
 static struct {
 	char name[64];

@@ -107,7 +107,7 @@ bool http_start(struct daemon *d, char *err, size_t errlen)
 	 * written as two TLS records waits for the client's delayed ACK. */
 	int one = 1;
 	if (setsockopt(evconnlistener_get_fd(d->listener), IPPROTO_TCP, TCP_NODELAY, &one,
-		       sizeof one) != 0)
+	               sizeof one) != 0)
 		log_warn("http: cannot set TCP_NODELAY: %s", strerror(errno));
 	d->http = evhttp_new(d->base);
 	if (!d->http)

@@ -54,8 +54,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 	if (d->stopping)
 		return;
-	log_info("signal %d: no new connections; finishing %d request(s)", (int)sig,
-		 d->inflight);
+	log_info("signal %d: no new connections; finishing %d request(s)", (int)sig, d->inflight);
 	d->stopping = true;
 	http_stop_accepting(d);
 	/* In-flight requests end by their own deadline at the latest. */

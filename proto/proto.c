@@ -121,9 +121,11 @@ static void duplicate_key_path(const char *buf, size_t pos, char *out, size_t ou
 			st[depth].key_len = 0;
 		} else if (ch == '}' || ch == ']') {
 			depth--;
-		} else if (depth >= 0 && depth < PATH_DEPTH_MAX && ch == ',' && st[depth].is_array) {
+		} else if (depth >= 0 && depth < PATH_DEPTH_MAX && ch == ',' &&
+		           st[depth].is_array) {
 			st[depth].index++;
-		} else if (depth >= 0 && depth < PATH_DEPTH_MAX && ch == ':' && !st[depth].is_array) {
+		} else if (depth >= 0 && depth < PATH_DEPTH_MAX && ch == ':' &&
+		           !st[depth].is_array) {
 			st[depth].key_start = last_start;
 			st[depth].key_len = last_len;
 		}
@@ -137,11 +139,11 @@ static void duplicate_key_path(const char *buf, size_t pos, char *out, size_t ou
 			n += (size_t)snprintf(out + n, outlen - n, "[%zu]", st[k].index);
 		else
 			n += (size_t)snprintf(out + n, outlen - n, "%s%.*s", n ? "." : "",
-					      (int)st[k].key_len, buf + st[k].key_start);
+			                      (int)st[k].key_len, buf + st[k].key_start);
 	}
 	if (n < outlen)
 		snprintf(out + n, outlen - n, "%s%.*s", n ? "." : "", (int)last_len,
-			 buf + last_start);
+		         buf + last_start);
 }
 
 json_t *proto_parse_body(const char *buf, size_t len, struct proto_error *pe)
@@ -153,7 +155,7 @@ json_t *proto_parse_body(const char *buf, size_t len, struct proto_error *pe)
 			char key[PROTO_FIELD_PATH_MAX];
 			duplicate_key_path(buf, (size_t)err.position, key, sizeof key);
 			schema_fail(pe, PROTO_DUPLICATE_FIELD, key,
-			     "the same key appears twice in one object");
+			            "the same key appears twice in one object");
 		} else {
 			char detail[160];
 			snprintf(detail, sizeof detail, "not valid JSON at line %d, column %d",
@@ -253,7 +255,6 @@ static void join_path(char *out, size_t outlen, const char *base, const char *na
 		snprintf(out, outlen, "%s", name);
 }
 
-
 static bool check_value(json_t *v, const struct field *f, const char *path, const char *today,
                         struct proto_error *pe)
 {
@@ -270,10 +271,10 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 		if (f->kind == K_DATE || f->kind == K_ANYDATE) {
 			if (!proto_valid_date(s))
 				return schema_fail(pe, PROTO_INVALID_FIELD, path,
-				            "must be a calendar date YYYY-MM-DD");
+				                   "must be a calendar date YYYY-MM-DD");
 			if (f->kind == K_DATE && today && strcmp(s, today) > 0)
 				return schema_fail(pe, PROTO_INVALID_FIELD, path,
-				            "must not be in the future");
+				                   "must not be in the future");
 		} else if (f->kind == K_ENUM) {
 			for (const char *const *c = f->choices; *c; c++)
 				if (strcmp(*c, s) == 0)
@@ -291,7 +292,8 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 				return schema_fail(pe, PROTO_INVALID_FIELD, path, detail);
 			}
 			if (f->min > 0 && strspn(s, " \t\r\n") == strlen(s))
-				return schema_fail(pe, PROTO_INVALID_FIELD, path, "must not be blank");
+				return schema_fail(pe, PROTO_INVALID_FIELD, path,
+				                   "must not be blank");
 		}
 		return true;
 	}
@@ -302,8 +304,8 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 	case K_INT:
 		if (!json_is_integer(v) || json_integer_value(v) < (json_int_t)f->min ||
 		    json_integer_value(v) > (json_int_t)f->max) {
-			snprintf(detail, sizeof detail, "must be an integer from %zu to %zu", f->min,
-			         f->max);
+			snprintf(detail, sizeof detail, "must be an integer from %zu to %zu",
+			         f->min, f->max);
 			return schema_fail(pe, PROTO_INVALID_FIELD, path, detail);
 		}
 		return true;
@@ -319,11 +321,13 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 			char kpath[PROTO_FIELD_PATH_MAX];
 			snprintf(kpath, sizeof kpath, "%s.%s", path, key);
 			size_t n = strlen(key);
-			if (n < 1 || n > 40 || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
+			if (n < 1 || n > 40 ||
+			    strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_") != n)
 				return schema_fail(pe, PROTO_INVALID_FIELD, kpath,
 				                   "keys must be 1 to 40 of a-z, 0-9 and _");
 			if (!json_is_boolean(b))
-				return schema_fail(pe, PROTO_INVALID_FIELD, kpath, "must be true or false");
+				return schema_fail(pe, PROTO_INVALID_FIELD, kpath,
+				                   "must be true or false");
 		}
 		return true;
 	}
@@ -351,18 +355,18 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 			char ipath[PROTO_FIELD_PATH_MAX];
 			snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
 			if (f->kind == K_ARRAY_STR) {
-				static const struct field item_schema = {"", K_STRING, true, 1, 2000,
-								       NULL, NULL};
+				static const struct field item_schema = {"",   K_STRING, true, 1,
+				                                         2000, NULL,     NULL};
 				if (!check_value(item, &item_schema, ipath, today, pe))
 					return false;
 			} else if (f->kind == K_ARRAY_INT) {
 				if (!json_is_integer(item) || json_integer_value(item) < 0)
 					return schema_fail(pe, PROTO_INVALID_FIELD, ipath,
-					            "must be a non-negative integer");
+					                   "must be a non-negative integer");
 			} else {
 				if (!json_is_object(item))
 					return schema_fail(pe, PROTO_INVALID_FIELD, ipath,
-					            "must be an object");
+					                   "must be an object");
 				if (!schema_check_object(item, f->sub, ipath, today, pe))
 					return false;
 			}
@@ -387,7 +391,7 @@ bool schema_check_object(json_t *obj, const struct field *schema, const char *pa
 		join_path(fpath, sizeof fpath, path, key);
 		if (!f->name)
 			return schema_fail(pe, PROTO_UNKNOWN_FIELD, fpath,
-			            "this field is not part of the API");
+			                   "this field is not part of the API");
 		if (json_is_null(v) && !f->required)
 			continue;
 		if (!check_value(v, f, fpath, today, pe))
@@ -396,7 +400,8 @@ bool schema_check_object(json_t *obj, const struct field *schema, const char *pa
 	for (const struct field *f = schema; f->name; f++) {
 		if (f->required && !json_object_get(obj, f->name)) {
 			join_path(fpath, sizeof fpath, path, f->name);
-			return schema_fail(pe, PROTO_MISSING_FIELD, fpath, "this field is required");
+			return schema_fail(pe, PROTO_MISSING_FIELD, fpath,
+			                   "this field is required");
 		}
 	}
 	return true;
@@ -408,13 +413,14 @@ static bool check_referral_rules(json_t *body, struct proto_error *pe)
 	const char *kind = json_string_value(json_object_get(body, "case_kind"));
 	json_t *strand = json_object_get(body, "strand");
 	if (strand && !json_is_null(strand) && strcmp(kind, "ppo") != 0)
-		return schema_fail(pe, PROTO_INVALID_FIELD, "strand", "only PPO referrals have a strand");
+		return schema_fail(pe, PROTO_INVALID_FIELD, "strand",
+		                   "only PPO referrals have a strand");
 	json_t *subject = json_object_get(body, "subject");
 	json_t *dob = json_object_get(subject, "date_of_birth");
 	if (dob && !json_is_null(dob) &&
 	    strcmp(json_string_value(json_object_get(subject, "type")), "individual") != 0)
 		return schema_fail(pe, PROTO_INVALID_FIELD, "subject.date_of_birth",
-		            "only an individual has a date of birth");
+		                   "only an individual has a date of birth");
 	json_t *victims = json_object_get(body, "victims");
 	size_t nvictims = json_is_array(victims) ? json_array_size(victims) : 0;
 	json_t *incidents = json_object_get(body, "incidents");
@@ -428,7 +434,7 @@ static bool check_referral_rules(json_t *body, struct proto_error *pe)
 		if (rep && strcmp(rep, occ) < 0) {
 			snprintf(path, sizeof path, "incidents[%zu].reported_on", i);
 			return schema_fail(pe, PROTO_INVALID_FIELD, path,
-			            "must not be before occurred_on");
+			                   "must not be before occurred_on");
 		}
 		size_t j;
 		json_t *vi;
@@ -437,7 +443,7 @@ static bool check_referral_rules(json_t *body, struct proto_error *pe)
 			if ((size_t)json_integer_value(vi) >= nvictims) {
 				snprintf(path, sizeof path, "incidents[%zu].victims[%zu]", i, j);
 				return schema_fail(pe, PROTO_INVALID_FIELD, path,
-				            "must be the index of an entry in victims");
+				                   "must be the index of an entry in victims");
 			}
 		}
 	}
@@ -447,7 +453,8 @@ static bool check_referral_rules(json_t *body, struct proto_error *pe)
 bool proto_validate_referral(json_t *body, const char *today, struct proto_error *pe)
 {
 	if (!json_is_object(body))
-		return schema_fail(pe, PROTO_MALFORMED_JSON, NULL, "the body must be a JSON object");
+		return schema_fail(pe, PROTO_MALFORMED_JSON, NULL,
+		                   "the body must be a JSON object");
 	if (!schema_check_object(body, referral_fields, "", today, pe))
 		return false;
 	return check_referral_rules(body, pe);
@@ -457,15 +464,15 @@ bool proto_valid_idempotency_key(const char *key, struct proto_error *pe)
 {
 	if (!key || !key[0])
 		return schema_fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
-		            "the Idempotency-Key header is required");
+		                   "the Idempotency-Key header is required");
 	size_t n = strlen(key);
 	if (n > PROTO_IDEMPOTENCY_KEY_MAX)
 		return schema_fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
-		            "must be at most 200 characters");
+		                   "must be at most 200 characters");
 	for (size_t i = 0; i < n; i++)
 		if (key[i] < 0x21 || key[i] > 0x7e)
 			return schema_fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
-			            "must be printable ASCII without spaces");
+			                   "must be printable ASCII without spaces");
 	return true;
 }
 
@@ -484,14 +491,15 @@ bool proto_parse_list_query(const char *status, const char *limit, const char *c
 				q->status = *s;
 		if (!q->status)
 			return schema_fail(pe, PROTO_INVALID_PARAMETER, "status",
-			            "must be one of: submitted, info_requested, accepted, "
-			            "declined, withdrawn");
+			                   "must be one of: submitted, info_requested, accepted, "
+			                   "declined, withdrawn");
 	}
 	if (limit) {
 		char *end;
 		long n = strtol(limit, &end, 10);
 		if (!*limit || *end || n < 1 || n > PROTO_LIST_LIMIT_MAX)
-			return schema_fail(pe, PROTO_INVALID_PARAMETER, "limit", "must be 1 to 200");
+			return schema_fail(pe, PROTO_INVALID_PARAMETER, "limit",
+			                   "must be 1 to 200");
 		q->limit = (int)n;
 	}
 	if (cursor) {
@@ -500,7 +508,7 @@ bool proto_parse_list_query(const char *status, const char *limit, const char *c
 		long long id = cursor[0] == 'c' ? strtoll(cursor + 1, &end, 10) : 0;
 		if (id <= 0 || !end || *end)
 			return schema_fail(pe, PROTO_INVALID_PARAMETER, "cursor",
-			            "not a cursor returned by this API");
+			                   "not a cursor returned by this API");
 		q->after_id = id;
 	}
 	return true;
