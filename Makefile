@@ -75,8 +75,13 @@ demo: deps
 	deploy/demo
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all $(B)/loadgen
 	CDRP_BIN=$(abspath $(B)) tests/bench/run
+
+# The benchmark's mutual-TLS load generator (OpenSSL and pthreads only).
+$(B)/loadgen: tests/bench/loadgen.c
+	@mkdir -p $(B)
+	$(CC) $(ALL_CFLAGS) -pthread -o $@ $< $(shell pkg-config --libs openssl)
 
 FORMAT_SRC := $(wildcard daemon/*.[ch] client/*.[ch] proto/*.[ch] tests/unit/*.c tests/bench/*.c)
 format:

@@ -345,7 +345,7 @@ CREATE TABLE cdrp.audit_head (
   only_row   boolean PRIMARY KEY DEFAULT true CHECK (only_row),
   last_id    bigint NOT NULL,
   last_hash  bytea NOT NULL
-);
+) WITH (fillfactor = 10); -- room for HOT updates of the one row
 INSERT INTO cdrp.audit_head VALUES (true, 0, '\x00'::bytea);
 
 CREATE FUNCTION cdrp.audit_row_hash(a cdrp.audit_log) RETURNS bytea
@@ -355,15 +355,16 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- Chaining takes the head row lock; it is taken last in each transaction
--- (audit rows are written last) so it is held only until commit.
+-- (audit rows are written last) so it is held only until commit. One lock
+-- and one new head version per audit row.
 CREATE FUNCTION cdrp.audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE h cdrp.audit_head;
 BEGIN
-  UPDATE cdrp.audit_head SET last_id = last_id + 1 WHERE only_row RETURNING * INTO h;
-  NEW.id := h.last_id;
+  SELECT * INTO h FROM cdrp.audit_head WHERE only_row FOR UPDATE;
+  NEW.id := h.last_id + 1;
   NEW.prev_hash := h.last_hash;
   NEW.row_hash := cdrp.audit_row_hash(NEW);
-  UPDATE cdrp.audit_head SET last_hash = NEW.row_hash WHERE only_row;
+  UPDATE cdrp.audit_head SET last_id = NEW.id, last_hash = NEW.row_hash WHERE only_row;
   RETURN NEW;
 END $$;
 CREATE TRIGGER audit_chain BEFORE INSERT ON cdrp.audit_log
@@ -397,15 +398,17 @@ BEGIN
   RETURN NULL;
 END $$;
 
+-- plpgsql, not sql: its INSERT is planned once per session, not per call.
 CREATE FUNCTION cdrp.audit(p_agency int, p_user int, p_action text, p_type text,
                            p_object bigint, p_detail jsonb DEFAULT '{}'::jsonb,
                            p_justification text DEFAULT NULL) RETURNS void
-LANGUAGE sql AS $$
+LANGUAGE plpgsql AS $$
+BEGIN
   INSERT INTO cdrp.audit_log (id, agency_id, user_id, action, object_type, object_id,
                               justification, detail, prev_hash, row_hash)
   VALUES (0, p_agency, p_user, p_action, p_type, p_object, p_justification, p_detail,
-          '\x'::bytea, '\x'::bytea)
-$$;
+          '\x'::bytea, '\x'::bytea);
+END $$;
 
 -- The daemon's role can touch nothing directly.
 REVOKE ALL ON ALL TABLES IN SCHEMA cdrp FROM PUBLIC;
