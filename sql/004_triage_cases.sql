@@ -5,8 +5,8 @@
 -- Functions follow the convention of 003: cdrp_api.<name>(p_agency, p_cn,
 -- p_args) -> (status, body, replay, etag). Parts of the case owned by later
 -- migrations (risk, actions, review dates, repeat victims, prompts, flags)
--- are read through cdrp.opt_call(), which answers NULL while the function
--- it names does not exist yet.
+-- are called from plpgsql, which resolves them when it runs: 005 and 006
+-- define them.
 
 -- A strand change may give a reason (removals have removal_reason).
 ALTER TABLE cdrp.ppo_strand_history ADD COLUMN reason text;
@@ -17,19 +17,6 @@ CREATE INDEX referral_transitions_referral_idx ON cdrp.referral_transitions (ref
 CREATE INDEX cases_list_idx ON cdrp.cases (partnership_id, id DESC);
 
 -- --- helpers --------------------------------------------------------------------
-
--- p_fn(p_arg) as jsonb when cdrp.<fn>(bigint) exists, else NULL. p_fn is
--- always a constant schema-qualified name written in this file.
-CREATE FUNCTION cdrp.opt_call(p_fn text, p_arg bigint) RETURNS jsonb
-LANGUAGE plpgsql AS $$
-DECLARE v jsonb;
-BEGIN
-  IF to_regprocedure(p_fn || '(bigint)') IS NULL THEN
-    RETURN NULL;
-  END IF;
-  EXECUTE format('SELECT to_jsonb(%s($1))', p_fn) INTO v USING p_arg;
-  RETURN v;
-END $$;
 
 -- A path id ("42") as a bigint, NULL if it is not one.
 CREATE FUNCTION cdrp.path_id(p_id text) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
@@ -197,15 +184,14 @@ BEGIN
                   FROM cdrp.referrals r WHERE r.case_id = c.id),
     'persons', (SELECT coalesce(jsonb_agg(jsonb_build_object(
                   'id', p.id, 'name', p.name, 'role', cp.role, 'vulnerable', p.vulnerable,
-                  'repeat_victim', coalesce(cdrp.opt_call('cdrp.person_repeat_victim', p.id),
-                                            'false'))
+                  'repeat_victim', cdrp.person_repeat_victim(p.id))
                   ORDER BY p.id, cp.role), '[]')
                 FROM cdrp.case_persons cp JOIN cdrp.persons p ON p.id = cp.person_id
                 WHERE cp.case_id = c.id),
-    'risk', cdrp.opt_call('cdrp.case_risk', c.id),
-    'next_review_on', cdrp.opt_call('cdrp.case_next_review', c.id),
-    'actions', coalesce(cdrp.opt_call('cdrp.case_actions', c.id), '[]'),
-    'prompts', coalesce(cdrp.opt_call('cdrp.case_prompts', c.id), '[]'));
+    'risk', cdrp.case_risk(c.id),
+    'next_review_on', cdrp.case_next_review(c.id),
+    'actions', cdrp.case_actions(c.id),
+    'prompts', cdrp.case_prompts(c.id) || cdrp.case_risk_prompts(c.id));
 END $$;
 
 -- --- triage ---------------------------------------------------------------------
@@ -450,7 +436,7 @@ BEGIN
            'subject_type', x.subject_type, 'subject_name', x.subject_name, 'status', x.status,
            'lead_agency', x.lead_code, 'caseworker', cdrp.user_json(x.caseworker_user_id),
            'ward', x.ward, 'opened_at', cdrp.utc(x.opened_at),
-           'next_review_on', cdrp.opt_call('cdrp.case_next_review', x.id))
+           'next_review_on', cdrp.case_next_review(x.id))
            ORDER BY x.id DESC) FILTER (WHERE x.rn <= lim), '[]'),
          count(*), min(x.id) FILTER (WHERE x.rn <= lim)
   INTO items, n, last_id
@@ -467,10 +453,8 @@ BEGIN
           AND (q->>'lead_agency' IS NULL OR la.code = q->>'lead_agency')
           AND (q->>'ward' IS NULL OR lower(c.ward) = lower(q->>'ward'))
           AND cdrp.case_readable(c.id, me.agency_id, me.roles)
-          AND (q->>'flagged' IS NULL OR (q->>'flagged')::boolean =
-               coalesce((cdrp.opt_call('cdrp.case_flagged', c.id))::boolean, false))
-          AND (q->>'overdue' IS NULL OR (q->>'overdue')::boolean =
-               coalesce((cdrp.opt_call('cdrp.case_overdue', c.id))::boolean, false))
+          AND (q->>'flagged' IS NULL OR (q->>'flagged')::boolean = cdrp.case_flagged(c.id))
+          AND (q->>'overdue' IS NULL OR (q->>'overdue')::boolean = cdrp.case_overdue(c.id))
         ORDER BY c.id DESC LIMIT lim + 1) x;
   PERFORM cdrp.audit(me.agency_id, me.user_id, 'consult', 'case_list', NULL,
                      jsonb_build_object('count', least(n, lim)));

@@ -155,6 +155,25 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The latest risk assessment of the case, or NULL.
+-- The prompts an assessment raises: a referral to victim support at or
+-- above risk.victim_support_from. Shown with the assessment and, for the
+-- latest assessment, among the case's prompts.
+CREATE FUNCTION cdrp.risk_prompts(r cdrp.risk_assessments, p_cfg jsonb) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT CASE WHEN r.score >= (p_cfg->'risk'->>'victim_support_from')::int
+    THEN jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+      'code', 'refer_to_victim_support', 'person_id', r.person_id,
+      'detail', format('risk score %s is at or above %s: refer to victim support', r.score,
+                       p_cfg->'risk'->>'victim_support_from'))))
+    ELSE '[]'::jsonb END
+$$;
+
+CREATE FUNCTION cdrp.case_risk_prompts(p_case bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT coalesce((SELECT cdrp.risk_prompts(r, cdrp.case_config(p_case))
+                   FROM cdrp.risk_assessments r WHERE r.case_id = p_case
+                   ORDER BY r.assessed_at DESC, r.id DESC LIMIT 1), '[]'::jsonb)
+$$;
+
 CREATE FUNCTION cdrp.case_risk(p_case bigint) RETURNS jsonb LANGUAGE sql STABLE AS $$
   SELECT cdrp.risk_assessment_json(r, cdrp.case_config(p_case))
   FROM cdrp.risk_assessments r WHERE r.case_id = p_case
@@ -257,12 +276,7 @@ BEGIN
   INSERT INTO cdrp.risk_assessments (case_id, person_id, answers, score, band, user_id)
   VALUES (c.id, pid, b->'answers', (sc->>'score')::int, sc->>'band', me.user_id)
   RETURNING * INTO ra;
-  vs := (cfg->'risk'->>'victim_support_from')::int;
-  IF ra.score >= vs THEN
-    prompts := jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
-      'code', 'refer_to_victim_support', 'person_id', pid,
-      'detail', format('score %s is at or above %s: refer to victim support', ra.score, vs))));
-  END IF;
+  prompts := cdrp.risk_prompts(ra, cfg);
   status := 201;
   body := cdrp.risk_assessment_json(ra, cfg)
           || jsonb_build_object('case', c.reference, 'prompts', prompts);

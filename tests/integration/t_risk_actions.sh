@@ -143,6 +143,9 @@ assert_eq "score 20: next review in 14 days" "$(today_plus 14)" "$(body_field ne
 assert_eq "score 20: prompt" refer_to_victim_support "$(body_field prompts.0.code)"
 assert_eq "latest assessment is the case's risk" "$ra20" \
 	"$(sql "SELECT cdrp.case_risk($case1)->>'id'")"
+req council-caseworker GET "/v1/cases/$case1"
+assert_eq "the case shows the latest assessment's victim-support prompt" refer_to_victim_support \
+	"$("$PY" -c 'import json,sys; print(",".join(p["code"] for p in json.load(open(sys.argv[1]))["prompts"] if p["code"] == "refer_to_victim_support"))' "$BODY")"
 
 # the person assessed must be linked to the case
 person=$(sql "INSERT INTO cdrp.persons (partnership_id, name)
