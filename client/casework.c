@@ -830,7 +830,8 @@ int cdrp_run_request(const struct cdrp_opts *o)
 {
 	const struct cdrp_command *cmd = o->cmd;
 	char id[64] = "", path[256], today[16], ifm[64] = "", full[1024];
-	const char *headers[3] = {NULL, NULL, NULL};
+	const char *headers[4] = {NULL, NULL, NULL, NULL};
+	char keyhdr[64];
 	struct http_response resp = {0};
 	struct http_client *c = NULL;
 	struct proto_error pe;
@@ -855,12 +856,34 @@ int cdrp_run_request(const struct cdrp_opts *o)
 			rc = invalid_body(o, &pe);
 			goto out;
 		}
-		text = json_dumps(body, JSON_COMPACT);
+		text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
 		if (!text) {
 			rc = cdrp_oom();
 			goto out;
 		}
 		headers[nh++] = "Content-Type: application/json";
+		/* A write without If-Match carries a key derived from what it
+		 * asks, so re-running the command after a lost answer replays
+		 * instead of recording twice. (With If-Match the version
+		 * already refuses a second application.) */
+		if (cmd->if_match == CDRP_IM_NONE) {
+			size_t n = strlen(cmd->method) + strlen(path) + strlen(text) + 3;
+			char *what = malloc(n), key[48];
+			if (!what) {
+				rc = cdrp_oom();
+				goto out;
+			}
+			snprintf(what, n, "%s %s\n%s", cmd->method, path, text);
+			rc = cdrp_derive_key(what, key, sizeof(key));
+			free(what);
+			if (rc != 0) {
+				fputs("cdrp: cannot compute SHA-256\n", stderr);
+				rc = CDRP_EXIT_SOFTWARE;
+				goto out;
+			}
+			snprintf(keyhdr, sizeof(keyhdr), "Idempotency-Key: %s", key);
+			headers[nh++] = keyhdr;
+		}
 	}
 	if (cmd->query != PQ_NONE && (rc = build_query(o, &query)) != 0)
 		goto out;

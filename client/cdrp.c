@@ -878,7 +878,7 @@ int cdrp_invalid(const char *what, const struct proto_error *pe)
 
 /* A stable key for a body: the same referral gives the same key, so a
  * re-run after a lost answer is a replay, not a second referral. */
-static int cdrp_derive_key(const char *canonical, char *out, size_t outlen)
+int cdrp_derive_key(const char *canonical, char *out, size_t outlen)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;

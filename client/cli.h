@@ -130,5 +130,7 @@ int cdrp_get_list(const struct cdrp_opts *o, struct http_client *c, const char *
                   const char *query, json_t **docp);
 
 int cdrp_run_request(const struct cdrp_opts *o);
+/* "sha256:" + 32 hex digits of the SHA-256 of canonical; 0 or -1. */
+int cdrp_derive_key(const char *canonical, char *out, size_t outlen);
 
 #endif

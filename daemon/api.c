@@ -96,6 +96,8 @@ static struct route routes[] = {
     {GET, "/v1/risk/questionnaire", "risk_questionnaire", RK_GENERIC, PB_NONE, PQ_NONE, false, 0},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
+/* cdrp_api.idempotent: a generic write with an Idempotency-Key. */
+static int idempotent_stmt;
 
 static double elapsed_ms(const struct timespec *t0)
 {
@@ -243,9 +245,9 @@ static void db_answered(void *arg, const struct db_result *res)
 	respond_problem_etag(r, &pe, res->etag);
 }
 
-static void call_db(struct api_req *r, const char *const *params, int n)
+static void call_db(struct api_req *r, int stmt, const char *const *params, int n)
 {
-	r->query = db_call(r->d->db, r->rt->stmt, params, n, db_answered, r);
+	r->query = db_call(r->d->db, stmt, params, n, db_answered, r);
 	if (!r->query) {
 		respond_error(r, PROTO_DATABASE_UNAVAILABLE, NULL,
 		              "the database is unavailable; retry later");
@@ -307,6 +309,22 @@ static json_t *read_json_body(struct api_req *r)
 	return body;
 }
 
+/* SHA-256 of prefix + text as a bytea literal ("\\x" + 64 hex digits). */
+#define SHA256_BYTEA_LEN (2 + 64 + 1)
+static void sha256_bytea(const char *prefix, const char *text, char out[SHA256_BYTEA_LEN])
+{
+	unsigned char md[32];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+	    !EVP_DigestUpdate(ctx, prefix, strlen(prefix)) ||
+	    !EVP_DigestUpdate(ctx, text, strlen(text)) || !EVP_DigestFinal_ex(ctx, md, NULL))
+		log_fatal("sha256 failed");
+	EVP_MD_CTX_free(ctx);
+	memcpy(out, "\\x", 2);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 + 2 * i, 3, "%02x", md[i]);
+}
+
 static void post_referral(struct api_req *r)
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
@@ -338,14 +356,10 @@ static void post_referral(struct api_req *r)
 	canon = proto_canonical(body);
 	if (!canon)
 		log_fatal("out of memory");
-	unsigned char md[32];
-	char hash[2 + 64 + 1] = "\\x";
-	if (!EVP_Digest(canon, strlen(canon), md, NULL, EVP_sha256(), NULL))
-		log_fatal("sha256 failed");
-	for (int i = 0; i < 32; i++)
-		snprintf(hash + 2 + 2 * i, 3, "%02x", md[i]);
+	char hash[SHA256_BYTEA_LEN];
+	sha256_bytea("", canon, hash);
 	const char *params[] = {r->who.agency, r->who.user, key, hash, canon};
-	call_db(r, params, 5);
+	call_db(r, r->rt->stmt, params, 5);
 out:
 	free(canon);
 	json_decref(body);
@@ -359,7 +373,7 @@ static void get_referral(struct api_req *r)
 		respond_error(r, PROTO_NOT_FOUND, NULL, "no such referral");
 		return;
 	}
-	call_db(r, params, 3);
+	call_db(r, r->rt->stmt, params, 3);
 }
 
 /* The query string as an object of strings; NULL after answering 400. */
@@ -422,7 +436,7 @@ static void list_referrals(struct api_req *r)
 	snprintf(after, sizeof after, "%lld", lq.after_id);
 	snprintf(limit, sizeof limit, "%d", lq.limit);
 	const char *params[] = {r->who.agency, r->who.user, lq.status, after, limit};
-	call_db(r, params, 5);
+	call_db(r, r->rt->stmt, params, 5);
 out:
 	json_decref(q);
 }
@@ -496,11 +510,28 @@ static void generic(struct api_req *r)
 	}
 	if (r->path_id[0])
 		json_object_set_new(args, "id", json_string(r->path_id));
-	text = json_dumps(args, JSON_COMPACT);
+	text = json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text)
 		log_fatal("out of memory");
+	const char *key =
+	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Idempotency-Key");
+	if (key && rt->method != GET) {
+		/* The same key and the same request (function and canonical
+		 * arguments) replays; see cdrp_api.idempotent. */
+		char hash[SHA256_BYTEA_LEN];
+		if (!proto_valid_idempotency_key(key, &pe)) {
+			respond_problem(r, &pe);
+			goto out;
+		}
+		char prefix[96];
+		snprintf(prefix, sizeof prefix, "%s\n", rt->fn);
+		sha256_bytea(prefix, text, hash);
+		const char *params[] = {r->who.agency, r->who.user, key, hash, rt->fn, text};
+		call_db(r, idempotent_stmt, params, 6);
+		goto out;
+	}
 	const char *params[] = {r->who.agency, r->who.user, text};
-	call_db(r, params, 3);
+	call_db(r, r->rt->stmt, params, 3);
 out:
 	free(text);
 	json_decref(q);
@@ -532,6 +563,9 @@ static bool path_match(const char *pattern, const char *path, char *out, size_t 
 
 void api_init(void)
 {
+	idempotent_stmt =
+	    db_register("idempotent", "SELECT status, body, replay, etag FROM cdrp_api.idempotent("
+	                              "$1, $2, $3, $4::bytea, $5, $6::jsonb)");
 	char sql[256];
 	for (size_t i = 0; i < NROUTES; i++) {
 		struct route *rt = &routes[i];
@@ -604,7 +638,7 @@ static void route(struct api_req *r)
 		switch (rt->kind) {
 		case RK_HEALTH: {
 			const char *params[] = {r->who.agency, r->who.user};
-			call_db(r, params, 2);
+			call_db(r, r->rt->stmt, params, 2);
 			return;
 		}
 		case RK_REFERRAL_SUBMIT:

@@ -125,3 +125,55 @@ CREATE INDEX incidents_case_idx ON cdrp.incidents (case_id);
 CREATE INDEX actions_case_idx ON cdrp.actions (case_id);
 CREATE INDEX case_persons_person_idx ON cdrp.case_persons (person_id);
 CREATE INDEX referrals_case_idx ON cdrp.referrals (case_id);
+
+-- Idempotent casework writes. With an Idempotency-Key, cdrpd calls the
+-- endpoint's function through this one: the key is claimed (scoped to the
+-- agency, like referral keys), the function runs in the same transaction,
+-- and a successful answer is stored; the same key and request again gets
+-- that answer back, a different request 409. A refusal (4xx) stores
+-- nothing and frees the key. p_fn is a route's function name
+-- from cdrpd's table; cdrp_app may call every cdrp_api function anyway.
+ALTER TABLE cdrp.idempotency_keys ADD COLUMN etag text;
+
+CREATE FUNCTION cdrp_api.idempotent(p_agency text, p_cn text, p_key text, p_hash bytea,
+  p_fn text, p_args jsonb, OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+DECLARE me record; k cdrp.idempotency_keys;
+BEGIN
+  replay := false;
+  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
+  IF NOT FOUND THEN
+    PERFORM cdrp.deny(p_agency, p_cn, p_fn);
+    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
+    RETURN;
+  END IF;
+  IF to_regprocedure(format('cdrp_api.%I(text,text,jsonb)', p_fn)) IS NULL THEN
+    RAISE EXCEPTION 'no API function %', p_fn;
+  END IF;
+  INSERT INTO cdrp.idempotency_keys (agency_id, key, request_hash, status, response)
+  VALUES (me.agency_id, p_key, p_hash, 0, '{}') ON CONFLICT DO NOTHING;
+  IF NOT FOUND THEN
+    SELECT * INTO k FROM cdrp.idempotency_keys WHERE agency_id = me.agency_id AND key = p_key;
+    IF k.request_hash = p_hash THEN
+      status := k.status; body := k.response; etag := k.etag; replay := true;
+    ELSE
+      status := 409;
+      body := cdrp.problem('idempotency_conflict',
+                           'this Idempotency-Key was used before with a different request');
+    END IF;
+    RETURN;
+  END IF;
+  EXECUTE format('SELECT * FROM cdrp_api.%I($1, $2, $3)', p_fn)
+    INTO status, body, replay, etag USING p_agency, p_cn, p_args;
+  IF status >= 400 THEN
+    -- Nothing was done: free the key, so the same request is judged
+    -- afresh once whatever refused it has changed.
+    DELETE FROM cdrp.idempotency_keys i WHERE i.agency_id = me.agency_id AND i.key = p_key;
+  ELSE
+    UPDATE cdrp.idempotency_keys i SET status = idempotent.status, response = idempotent.body,
+           etag = idempotent.etag
+    WHERE i.agency_id = me.agency_id AND i.key = p_key;
+  END IF;
+END $$;
+
+GRANT EXECUTE ON FUNCTION cdrp_api.idempotent(text, text, text, bytea, text, jsonb) TO cdrp_app;

@@ -334,8 +334,18 @@ assert_rc "referral resubmit by the referring agency: exit 0" 0
 assert_contains "resubmit: back to submitted" submitted "$(out)"
 assert_eq "db: the new reason is stored" "Flat 3: noise and intimidation; housing cannot resolve it alone." \
 	"$(sql "SELECT body->>'reason' FROM cdrp.referrals WHERE id = $rid3")"
+# The same command again is a retry: the key derived from the request
+# replays the first answer instead of resubmitting.
 cli_as police-referrer referral resubmit "$rid3" "$WORK/r3b.json"
-assert_rc "resubmitting a submitted referral: exit 80" 80
+assert_rc "the same resubmit again (a retry): exit 0" 0
+assert_contains "the retry is the original answer" "already recorded" "$(out)"
+assert_eq "db: one resubmission transition" 1 \
+	"$(sql "SELECT count(*) FROM cdrp.referral_transitions WHERE referral_id = $rid3
+	        AND from_status = 'info_requested' AND to_status = 'submitted'")"
+sed 's/housing cannot resolve it alone/housing and police cannot resolve it alone/' \
+	"$WORK/r3b.json" >"$WORK/r3c.json"
+cli_as police-referrer referral resubmit "$rid3" "$WORK/r3c.json"
+assert_rc "resubmitting a submitted referral (another body): exit 80" 80
 
 # --- PPO: strand and removal -------------------------------------------------------
 
