@@ -690,12 +690,20 @@ BEGIN
                          'override_reason');
     RETURN;
   END IF;
-  IF met AND NOT b ? 'override_reason'
-     AND NOT (cdrp.person_case_review_eval(cr.person_id, false)->>'eligible')::boolean THEN
-    status := 422;
-    body := cdrp.problem('rule_violation', 'the rules say the threshold is not met: an '
-                         'override needs an override_reason', 'override_reason');
-    RETURN;
+  IF met AND NOT (cdrp.person_case_review_eval(cr.person_id, false)->>'eligible')::boolean THEN
+    -- Against the rules only by a recorded override, for a vulnerable victim.
+    IF NOT b ? 'override_reason' THEN
+      status := 422;
+      body := cdrp.problem('rule_violation', 'the rules say the threshold is not met: an '
+                           'override needs an override_reason', 'override_reason');
+      RETURN;
+    END IF;
+    IF NOT (SELECT vulnerable FROM cdrp.persons WHERE id = cr.person_id) THEN
+      status := 422;
+      body := cdrp.problem('rule_violation', 'an override is for a vulnerable victim: record '
+                           'the person as vulnerable first', 'override_reason');
+      RETURN;
+    END IF;
   END IF;
   UPDATE cdrp.case_reviews SET threshold_met = met, override_reason = b->>'override_reason',
     decided_on = (b->>'decided_on')::date, decided_by = me.user_id

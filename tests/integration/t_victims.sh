@@ -290,6 +290,9 @@ post council-caseworker "/v1/case-reviews/$CRX/meeting" "{\"meeting_on\":\"$TODA
 assert_problem "meeting before the decision: 409" 409 invalid_transition
 post council-caseworker "/v1/case-reviews/$CRX/decision" "{\"threshold_met\":true,\"decided_on\":\"$TODAY\"}"
 assert_problem "threshold met against the rules without override_reason: 422" 422 rule_violation override_reason
+post council-chair "/v1/case-reviews/$CRX/decision" "{\"threshold_met\":true,\"override_reason\":\"senior officer's decision\",\"decided_on\":\"$TODAY\"}"
+assert_problem "an override for a victim not recorded as vulnerable: 422" 422 rule_violation override_reason
+sql "UPDATE cdrp.persons SET vulnerable = true WHERE id = $X" >/dev/null
 post council-chair "/v1/case-reviews/$CRX/decision" "{\"threshold_met\":true,\"override_reason\":\"vulnerable victim; senior officer's decision\",\"decided_on\":\"$TODAY\"}"
 assert_status "override decision by the chair: 200" 200
 assert_eq "decided: threshold met, status decided" '[true, "decided"]' "$(bq "[d['threshold_met'], d['status']]")"
