@@ -20,11 +20,14 @@
 
 #define DB_BACKOFF_MIN_MS 100
 #define DB_BACKOFF_MAX_MS 5000
+/* Connecting and preparing must finish within this, or we start over. */
+#define DB_CONNECT_TIMEOUT_S 10
 
 /* Statements registered before the pool starts; every connection
  * prepares all of them when it connects. */
 #define DB_STMT_MAX      96
 #define DB_SETUP_VERSION (-1) /* the schema-version query of the setup */
+#define DB_SETUP_SESSION (-2) /* session settings, first in the setup */
 static struct {
 	char name[64];
 	char *sql;
@@ -52,6 +55,7 @@ struct db_query {
 	db_cb cb; /* NULL once cancelled */
 	void *arg;
 	PGresult *res; /* first result of the statement */
+	bool ended;    /* its results ended (a NULL from PQgetResult) */
 	bool setup;    /* an internal setup step, not a caller's query */
 };
 TAILQ_HEAD(query_list, db_query);
@@ -64,11 +68,13 @@ struct db_conn {
 	PGconn *pg;
 	struct event *io;
 	struct event *retry;
+	struct event *connect_deadline;
 	enum conn_state state;
 	int backoff_ms;
 	struct query_list inflight;
 	int ninflight;
 	bool want_write;
+	bool setup_failed; /* a setup step failed: down once the setup ends */
 };
 
 struct db_pool {
@@ -79,9 +85,17 @@ struct db_pool {
 	struct query_list waiting; /* no connection had room */
 	int nwaiting;
 	struct event *drain; /* fails waiting queries when nothing is up */
+	struct event *kick;  /* dispatches waiting queries from the loop */
+	char session_sql[128];
 };
 
 static void conn_io(evutil_socket_t fd, short what, void *arg);
+static void conn_connect_timeout(evutil_socket_t fd, short what, void *arg);
+
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg, (void)message;
+}
 static void conn_start(struct db_conn *c);
 static void pool_dispatch(struct db_pool *p);
 
@@ -110,7 +124,7 @@ static void query_finish(struct db_query *q, enum db_outcome outcome)
 			/* Shutdown, lost connection, resources, serialization: retryable. */
 			bool transient =
 			    state &&
-			    (strncmp(state, "57P", 3) == 0 || strncmp(state, "08", 2) == 0 ||
+			    (strncmp(state, "57", 2) == 0 || strncmp(state, "08", 2) == 0 ||
 			     strncmp(state, "53", 2) == 0 || strncmp(state, "40", 2) == 0);
 			const char *constraint =
 			    PQresultErrorField(q->res, PG_DIAG_CONSTRAINT_NAME);
@@ -164,6 +178,7 @@ static void conn_down(struct db_conn *c, const char *why)
 	}
 	c->state = C_DOWN;
 	c->want_write = false;
+	event_del(c->connect_deadline);
 	fail_all(&c->inflight, &c->ninflight);
 	conn_schedule_retry(c);
 	/* Queries waiting for room fail now if no connection is left. */
@@ -174,7 +189,11 @@ static void conn_down(struct db_conn *c, const char *why)
 static void conn_watch(struct db_conn *c, bool want_write)
 {
 	short what = EV_READ | EV_PERSIST | (want_write ? EV_WRITE : 0);
-	if (c->io && c->want_write == want_write && event_pending(c->io, EV_READ, NULL))
+	/* While connecting libpq may close its socket and open another (next
+	 * host or address), often with the same fd number, which epoll has
+	 * already forgotten: then always register afresh. */
+	if (c->io && c->state != C_CONNECTING && c->want_write == want_write &&
+	    event_pending(c->io, EV_READ, NULL))
 		return;
 	if (c->io)
 		event_free(c->io);
@@ -216,6 +235,8 @@ static bool conn_send(struct db_conn *c, struct db_query *q)
 	int ok;
 	if (q->setup && q->stmt == DB_SETUP_VERSION)
 		ok = PQsendQueryParams(c->pg, SCHEMA_VERSION_SQL, 0, NULL, NULL, NULL, NULL, 0);
+	else if (q->setup && q->stmt == DB_SETUP_SESSION)
+		ok = PQsendQueryParams(c->pg, c->pool->session_sql, 0, NULL, NULL, NULL, NULL, 0);
 	else if (q->setup)
 		ok = PQsendPrepare(c->pg, stmts[q->stmt].name, stmts[q->stmt].sql, 0, NULL);
 	else
@@ -238,9 +259,11 @@ static void conn_setup(struct db_conn *c)
 		return;
 	}
 	c->state = C_SETUP;
-	for (int s = 0; s <= nstmts; s++) {
-		/* the version query goes last: its answer makes the connection ready */
-		struct db_query *q = query_new(s < nstmts ? s : DB_SETUP_VERSION, NULL, 0);
+	for (int s = -1; s <= nstmts; s++) {
+		/* session settings first; the version query last: its answer
+		 * makes the connection ready */
+		int which = s < 0 ? DB_SETUP_SESSION : s < nstmts ? s : DB_SETUP_VERSION;
+		struct db_query *q = query_new(which, NULL, 0);
 		q->setup = true;
 		if (!conn_send(c, q)) {
 			query_free(q);
@@ -258,7 +281,9 @@ static void setup_done(struct db_conn *c, struct db_query *q)
 			const char *state =
 			    q->res ? PQresultErrorField(q->res, PG_DIAG_SQLSTATE) : NULL;
 			log_error("db: cannot prepare %s (sqlstate %s): is the schema migrated?",
-			          stmts[q->stmt].name, state ? state : "?");
+			          q->stmt >= 0 ? stmts[q->stmt].name : "the session",
+			          state ? state : "?");
+			c->setup_failed = true;
 		}
 		return;
 	}
@@ -268,8 +293,14 @@ static void setup_done(struct db_conn *c, struct db_query *q)
 	if (version != db_expected_version()) {
 		log_error("db: schema version %d, cdrpd needs %d: run `cdrpd --migrate -c FILE`",
 		          version, db_expected_version());
-		return; /* stays in setup: never ready, requests get 503 */
+		c->setup_failed = true;
 	}
+	if (c->setup_failed) {
+		c->setup_failed = false;
+		conn_down(c, "setup failed"); /* requests get 503; retried with backoff */
+		return;
+	}
+	event_del(c->connect_deadline);
 	c->state = C_READY;
 	c->backoff_ms = DB_BACKOFF_MIN_MS;
 	log_info("db: connection %d ready", c->index);
@@ -286,9 +317,13 @@ static void conn_read(struct db_conn *c)
 	while ((q = TAILQ_FIRST(&c->inflight)) != NULL && !PQisBusy(c->pg)) {
 		PGresult *res = PQgetResult(c->pg);
 		if (!res) {
-			if (!q->res)
-				break; /* nothing more yet */
-			continue;      /* end of this statement's results; its sync follows */
+			/* The end of this statement's results; its sync follows. A
+			 * second end, or an end before any result, means nothing
+			 * more is here now: stop rather than spin. */
+			if (!q->res || q->ended || PQstatus(c->pg) == CONNECTION_BAD)
+				break;
+			q->ended = true;
+			continue;
 		}
 		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
 			PQclear(res);
@@ -348,8 +383,8 @@ static void conn_io(evutil_socket_t fd, short what, void *arg)
 	}
 	if ((what & EV_WRITE) && !conn_flush(c))
 		return;
-	if (what & EV_READ)
-		conn_read(c);
+	/* Also after a write: PQflush may have read answers into libpq. */
+	conn_read(c);
 }
 
 static void conn_start(struct db_conn *c)
@@ -361,8 +396,19 @@ static void conn_start(struct db_conn *c)
 		conn_down(c, "bad connection string");
 		return;
 	}
+	PQsetNoticeProcessor(c->pg, ignore_notice, NULL); /* notices are not our log */
 	c->state = C_CONNECTING;
+	struct timeval tv = {DB_CONNECT_TIMEOUT_S, 0};
+	evtimer_add(c->connect_deadline, &tv);
 	conn_watch(c, true);
+}
+
+static void conn_connect_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct db_conn *c = arg;
+	if (c->state == C_CONNECTING || c->state == C_SETUP)
+		conn_down(c, "connect or setup timed out");
 }
 
 static void conn_retry(evutil_socket_t fd, short what, void *arg)
@@ -408,7 +454,15 @@ static void pool_dispatch(struct db_pool *p)
 		}
 		if (!conn_flush(best))
 			continue;
+		/* PQflush may have read answers into libpq: look at them. */
+		event_active(best->io, EV_READ, 0);
 	}
+}
+
+static void pool_kick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	pool_dispatch(arg);
 }
 
 static void pool_drain(evutil_socket_t fd, short what, void *arg)
@@ -431,8 +485,13 @@ struct db_pool *db_pool_new(struct event_base *base, const struct cfg *cfg)
 	TAILQ_INIT(&p->waiting);
 	p->conns = calloc((size_t)p->nconns, sizeof *p->conns);
 	p->drain = event_new(base, -1, 0, pool_drain, p);
-	if (!p->conns || !p->drain)
+	p->kick = event_new(base, -1, 0, pool_kick, p);
+	if (!p->conns || !p->drain || !p->kick)
 		log_fatal("out of memory");
+	/* A statement outliving its request (answered 503 at the deadline)
+	 * still ends, and frees its connection, soon after. */
+	snprintf(p->session_sql, sizeof p->session_sql, "SET statement_timeout = %d",
+	         cfg->request_deadline_ms * 2);
 	for (int i = 0; i < p->nconns; i++) {
 		struct db_conn *c = &p->conns[i];
 		c->pool = p;
@@ -440,7 +499,8 @@ struct db_pool *db_pool_new(struct event_base *base, const struct cfg *cfg)
 		c->backoff_ms = DB_BACKOFF_MIN_MS;
 		TAILQ_INIT(&c->inflight);
 		c->retry = evtimer_new(base, conn_retry, c);
-		if (!c->retry)
+		c->connect_deadline = evtimer_new(base, conn_connect_timeout, c);
+		if (!c->retry || !c->connect_deadline)
 			log_fatal("out of memory");
 		conn_start(c);
 	}
@@ -458,9 +518,11 @@ void db_pool_free(struct db_pool *p)
 		fail_all(&c->inflight, &c->ninflight);
 		PQfinish(c->pg);
 		event_free(c->retry);
+		event_free(c->connect_deadline);
 	}
 	fail_all(&p->waiting, &p->nwaiting);
 	event_free(p->drain);
+	event_free(p->kick);
 	free(p->conns);
 	free(p);
 }
@@ -477,7 +539,9 @@ struct db_query *db_call(struct db_pool *p, int stmt, const char *const *params,
 	q->arg = arg;
 	TAILQ_INSERT_TAIL(&p->waiting, q, link);
 	p->nwaiting++;
-	pool_dispatch(p);
+	/* Dispatch from the loop, never from here: a send failure fails
+	 * queries, and their callbacks must not run inside the caller. */
+	event_active(p->kick, 0, 0);
 	return q;
 }
 
@@ -571,11 +635,6 @@ static bool exec_ok(PGconn *pg, const char *sql, char *err, size_t errlen, const
 	}
 	PQclear(r);
 	return ok;
-}
-
-static void ignore_notice(void *arg, const char *message)
-{
-	(void)arg, (void)message;
 }
 
 bool db_migrate(const char *conninfo, char *err, size_t errlen)

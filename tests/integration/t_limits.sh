@@ -126,4 +126,12 @@ assert_eq "exactly one referral for the key" 1 \
 	"$(sql "SELECT count(*) FROM cdrp.referrals r JOIN cdrp.idempotency_keys k
 	        ON k.referral_id = r.id WHERE k.key = $(sql_lit "$key")")"
 
+# --- a database whose first address refuses --------------------------------------------
+# libpq then moves to the next host on a new socket, often with the same fd
+# number; the pool must watch the new socket, not the forgotten one.
+check "a cdrpd whose conninfo lists a refusing host first starts" start_daemon multihost \
+	"database=host=127.0.0.1,$PGHOST port=1,$PGPORT dbname=$PGDATABASE user=cdrp_app"
+multihost_ready() { [[ $(health_code 3) == 200 ]]; }
+check "it reaches PostgreSQL through the second host" wait_for 10 multihost_ready
+
 finish
