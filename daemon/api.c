@@ -681,6 +681,11 @@ void api_handle(struct evhttp_request *req, void *arg)
 	snprintf(r->id, sizeof r->id, "%llx-%llu", (unsigned long long)time(NULL) & 0xffffff,
 	         (unsigned long long)++d->next_request_id);
 	d->inflight++;
+	http_request_started(r->evcon);
+	if (d->stopping) {
+		respond_error(r, PROTO_SHUTTING_DOWN, NULL, "cdrpd is stopping; retry shortly");
+		return;
+	}
 
 	/* The handshake already required a certificate that verifies against
 	 * the CA and CRL; here we only read who it names. */

@@ -44,6 +44,7 @@ struct cfg {
 	size_t max_header_bytes;
 	int max_connections;
 	int idle_timeout_s;
+	int handshake_timeout_s; /* connect to the end of the first request */
 	int request_deadline_ms;
 	enum log_level log_level;
 	bool log_syslog;
@@ -103,6 +104,8 @@ struct daemon;
 bool http_start(struct daemon *d, char *err, size_t errlen) WUR;
 void http_stop_accepting(struct daemon *d);
 void http_free(struct daemon *d);
+/* A request arrived on this connection: it is past its handshake timer. */
+void http_request_started(struct evhttp_connection *evcon);
 
 /* ---- api.c: routes and handlers. */
 void api_init(void); /* registers the statements; before db_pool_new() */
@@ -120,7 +123,10 @@ struct daemon {
 	int nconns;
 	bool listener_paused;
 	bool stopping;
-	int inflight; /* requests accepted and not yet answered */
+	int inflight;          /* requests accepted and not yet answered */
+	struct event *drain;   /* ticks while stopping */
+	uint64_t stop_ms;      /* when SIGTERM came (monotonic ms) */
+	uint64_t last_done_ms; /* when a request last finished */
 	uint64_t next_request_id;
 };
 /* Called by api.c when a request is finished and by http.c when a

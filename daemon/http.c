@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -22,13 +23,45 @@
 
 static int conn_ex_index = -1;
 
+/* Per connection, hung on its SSL object. The timer bounds the time from
+ * accept to the first complete request: without a certificate nobody can
+ * hold a connection slot by sending a handshake byte by byte. */
+struct conn_state {
+	struct daemon *d;
+	struct bufferevent *bev;
+	struct event *first_request;
+};
+
+static void first_request_late(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct conn_state *cs = arg;
+	log_info("http: no request within %d s of connecting: closing",
+	         cs->d->cfg.handshake_timeout_s);
+	/* libevent sees the end of the stream and frees the connection. */
+	evutil_socket_t sock = bufferevent_getfd(cs->bev);
+	if (sock >= 0)
+		shutdown(sock, SHUT_RDWR);
+}
+
+void http_request_started(struct evhttp_connection *evcon)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(evhttp_connection_get_bufferevent(evcon));
+	struct conn_state *cs = ssl ? SSL_get_ex_data(ssl, conn_ex_index) : NULL;
+	if (cs)
+		event_del(cs->first_request);
+}
+
 /* Runs when an SSL object is freed, i.e. when its connection is gone. */
 static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
 {
 	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-	struct daemon *d = ptr;
-	if (!d)
+	struct conn_state *cs = ptr;
+	if (!cs)
 		return;
+	struct daemon *d = cs->d;
+	event_free(cs->first_request);
+	free(cs);
 	d->nconns--;
 	if (d->listener_paused && !d->stopping && d->nconns < d->cfg.max_connections) {
 		evconnlistener_enable(d->listener);
@@ -43,7 +76,11 @@ static struct bufferevent *new_conn_bev(struct event_base *base, void *arg)
 	SSL *ssl = SSL_new(d->ssl_ctx);
 	if (!ssl)
 		log_fatal("SSL_new failed");
-	SSL_set_ex_data(ssl, conn_ex_index, d);
+	struct conn_state *cs = calloc(1, sizeof *cs);
+	if (!cs || !(cs->first_request = evtimer_new(base, first_request_late, cs)))
+		log_fatal("out of memory");
+	cs->d = d;
+	SSL_set_ex_data(ssl, conn_ex_index, cs);
 	d->nconns++;
 	if (d->nconns >= d->cfg.max_connections && !d->listener_paused) {
 		log_warn("http: %d connections, the maximum: pausing accept", d->nconns);
@@ -58,6 +95,9 @@ static struct bufferevent *new_conn_bev(struct event_base *base, void *arg)
 		log_fatal("bufferevent_openssl_socket_new failed");
 	/* A dirty shutdown by the peer is a normal end of a connection. */
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	cs->bev = bev;
+	struct timeval tv = {d->cfg.handshake_timeout_s, 0};
+	evtimer_add(cs->first_request, &tv);
 	return bev;
 }
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define DRAIN_GRACE_MS 1000
 
@@ -21,25 +22,38 @@ static void usage(FILE *f)
 	           "       cdrpd --version\n");
 }
 
-/* While stopping: once no request is in flight, exit when the last
- * connection has closed (answers are flushed: they carry Connection: close),
- * or after DRAIN_GRACE_MS for idle keep-alive clients. */
-static void drain_check(struct daemon *d)
+#define DRAIN_TICK_MS 100
+
+static uint64_t now_ms(void)
 {
-	if (!d->stopping || d->inflight > 0)
-		return;
-	if (d->nconns == 0) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* While stopping, requests still arriving on open keep-alive connections
+ * are answered 503 at once (api.c). The loop ends when nothing is in flight
+ * and either every connection has closed (answers carry Connection: close,
+ * so they close once flushed) or nothing has finished for DRAIN_GRACE_MS
+ * (idle keep-alive clients); at the latest after the request deadline. */
+static void drain_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct daemon *d = arg;
+	uint64_t now = now_ms();
+	bool quiet =
+	    d->inflight == 0 && (d->nconns == 0 || now - d->last_done_ms >= DRAIN_GRACE_MS);
+	bool late = now - d->stop_ms >= (uint64_t)d->cfg.request_deadline_ms + DRAIN_GRACE_MS;
+	if (quiet || late)
 		event_base_loopexit(d->base, NULL);
-		return;
-	}
-	struct timeval tv = {DRAIN_GRACE_MS / 1000, (DRAIN_GRACE_MS % 1000) * 1000};
-	event_base_loopexit(d->base, &tv);
 }
 
 void daemon_request_done(struct daemon *d)
 {
 	d->inflight--;
-	drain_check(d);
+	d->last_done_ms = now_ms();
+	if (d->stopping && d->inflight == 0 && d->nconns == 0)
+		event_base_loopexit(d->base, NULL);
 }
 
 void daemon_conn_closed(struct daemon *d)
@@ -56,12 +70,12 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 		return;
 	log_info("signal %d: no new connections; finishing %d request(s)", (int)sig, d->inflight);
 	d->stopping = true;
+	d->stop_ms = d->last_done_ms = now_ms();
 	http_stop_accepting(d);
-	/* In-flight requests end by their own deadline at the latest. */
-	int ms = d->cfg.request_deadline_ms + DRAIN_GRACE_MS;
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	event_base_loopexit(d->base, &tv);
-	drain_check(d);
+	struct timeval tick = {0, DRAIN_TICK_MS * 1000};
+	if (!d->drain || event_add(d->drain, &tick) != 0)
+		log_fatal("cannot start the drain timer");
+	drain_tick(-1, 0, d);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
@@ -153,6 +167,7 @@ int main(int argc, char **argv)
 	d.base = event_base_new();
 	if (!d.base)
 		log_fatal("event_base_new failed");
+	d.drain = event_new(d.base, -1, EV_PERSIST, drain_tick, &d);
 	int signums[] = {SIGTERM, SIGINT, SIGHUP};
 	for (int i = 0; i < 3; i++) {
 		sigs[i] =
@@ -178,6 +193,8 @@ out:
 		if (sigs[i])
 			event_free(sigs[i]);
 	SSL_CTX_free(d.ssl_ctx);
+	if (d.drain)
+		event_free(d.drain);
 	if (d.base)
 		event_base_free(d.base);
 	return rc;

@@ -41,6 +41,7 @@ static const struct {
                                    "The resource changed since it was read (If-Match)", 412},
     [PROTO_RULE_VIOLATION] = {"rule_violation", "A business rule refuses this", 422},
     [PROTO_IF_MATCH_REQUIRED] = {"if_match_required", "An If-Match header is required", 428},
+    [PROTO_SHUTTING_DOWN] = {"shutting_down", "The server is stopping", 503},
 };
 
 const char *proto_err_code(enum proto_err e)

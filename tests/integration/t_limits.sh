@@ -84,6 +84,40 @@ hold_tls "$WORK/idle.closed"
 check "an idle connection is closed by the server within a few seconds" \
 	wait_for 6 test -e "$WORK/idle.closed"
 
+# --- handshake_timeout_s ---------------------------------------------------------------
+# A client that connects and never completes a request (here: not even a
+# TLS handshake) is dropped after handshake_timeout_s, even though the idle
+# timeout is longer; a client past its first request is not.
+check "a cdrpd with handshake_timeout_s = 1 starts" start_daemon slow handshake_timeout_s=1
+slow_client() { # MODE: "silent" (TCP, no bytes) or "keepalive" (two requests 2 s apart)
+	"$PY" - "$PORT" "$1" <<'EOF'
+import os, socket, ssl, sys, time
+port, mode = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+if mode == "silent":
+    t0 = time.time()
+    data = s.recv(100)
+    sys.exit(0 if data == b"" and time.time() - t0 < 5 else 1)
+ctx = ssl.create_default_context(cafile=os.environ["CDRP_CA"])
+ctx.load_cert_chain(os.environ["CDRP_PKI"] + "/police-referrer.crt",
+                    os.environ["CDRP_PKI"] + "/police-referrer.key")
+t = ctx.wrap_socket(s, server_hostname="127.0.0.1")
+for i in range(2):
+    t.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = b""
+    while not answer.endswith(b"}"):  # headers and the JSON body
+        chunk = t.recv(4096)
+        if not chunk:
+            sys.exit(1)
+        answer += chunk
+    if not answer.startswith(b"HTTP/1.1 200 OK"):
+        sys.exit(1)
+    time.sleep(2)
+EOF
+}
+check "a silent TCP client is closed after handshake_timeout_s" slow_client silent
+check "a client past its first request keeps its connection longer" slow_client keepalive
+
 # --- request_deadline_ms -------------------------------------------------------------
 check "a cdrpd with request_deadline_ms = 700 starts" start_daemon deadline request_deadline_ms=700
 # Hold the row lock of a key in another transaction, so that the request
@@ -125,6 +159,47 @@ assert_eq "the retry is the stored answer (Idempotent-Replay)" true "$(header id
 assert_eq "exactly one referral for the key" 1 \
 	"$(sql "SELECT count(*) FROM cdrp.referrals r JOIN cdrp.idempotency_keys k
 	        ON k.referral_id = r.id WHERE k.key = $(sql_lit "$key")")"
+
+# --- SIGTERM with a keep-alive client ---------------------------------------------------
+# After SIGTERM a request on an already open connection is answered at once
+# (503 shutting_down, Connection: close), and the daemon then exits 0.
+check "a cdrpd for the SIGTERM check starts" start_daemon term
+term_pid=${pids[-1]}
+term_client() {
+	"$PY" - "$PORT" "$term_pid" <<'EOF'
+import json, os, signal, socket, ssl, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+ctx = ssl.create_default_context(cafile=os.environ["CDRP_CA"])
+ctx.load_cert_chain(os.environ["CDRP_PKI"] + "/police-referrer.crt",
+                    os.environ["CDRP_PKI"] + "/police-referrer.key")
+t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=10),
+                    server_hostname="127.0.0.1")
+def ask():
+    t.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = b""
+    while not answer.endswith(b"}"):
+        chunk = t.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+if not ask().startswith(b"HTTP/1.1 200"):
+    sys.exit(1)
+os.kill(pid, signal.SIGTERM)
+time.sleep(0.3)
+answer = ask()
+head, _, body = answer.partition(b"\r\n\r\n")
+ok = head.startswith(b"HTTP/1.1 503") and b"Connection: close" in head \
+    and json.loads(body)["code"] == "shutting_down"
+sys.exit(0 if ok else 1)
+EOF
+}
+check "after SIGTERM a keep-alive request gets 503 shutting_down and Connection: close" term_client
+term_gone() { ! kill -0 "$term_pid" 2>/dev/null; }
+check "then the daemon exits within 3 s" wait_for 3 term_gone
+term_rc=0
+wait "$term_pid" || term_rc=$?
+assert_eq "with status 0" 0 "$term_rc"
 
 # --- a database whose first address refuses --------------------------------------------
 # libpq then moves to the next host on a new socket, often with the same fd
