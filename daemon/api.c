@@ -368,7 +368,7 @@ out:
 static void get_referral(struct api_req *r)
 {
 	const char *params[] = {r->who.agency, r->who.user, r->path_id};
-	if (!strchr("123456789", r->path_id[0]) ||
+	if (!strchr("123456789", r->path_id[0]) || strlen(r->path_id) > 18 ||
 	    strspn(r->path_id, "0123456789") != strlen(r->path_id)) {
 		respond_error(r, PROTO_NOT_FOUND, NULL, "no such referral");
 		return;

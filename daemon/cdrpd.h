@@ -96,6 +96,8 @@ void db_cancel(struct db_query *q);
 int db_ready_count(const struct db_pool *p);
 /* Blocking helpers for startup and `cdrpd --migrate` (not on the loop). */
 int db_expected_version(void);
+/* Logs conninfo choices that would block the loop (a host name). */
+void db_conninfo_warnings(const char *conninfo);
 bool db_check_schema(const char *conninfo, char *err, size_t errlen) WUR;
 bool db_migrate(const char *conninfo, char *err, size_t errlen) WUR;
 

@@ -184,7 +184,8 @@ bool cfg_parse(const char *text, struct cfg *c, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	static const char *const required[] = {"tls_cert", "tls_key", "tls_ca", "database"};
+	static const char *const required[] = {"tls_cert", "tls_key", "tls_ca", "tls_crl",
+	                                       "database"};
 	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
 		for (size_t j = 0; j < sizeof str_keys / sizeof str_keys[0]; j++) {
 			if (strcmp(str_keys[j].name, required[i]) == 0 &&

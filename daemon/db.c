@@ -10,6 +10,7 @@
  * migrations (compiled in from sql/ by deploy/embed-sql). */
 #include "cdrpd.h"
 
+#include <arpa/inet.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -552,6 +553,34 @@ void db_cancel(struct db_query *q)
 }
 
 /* ---- blocking helpers, used before the event loop runs ---- */
+
+void db_conninfo_warnings(const char *conninfo)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	const char *host = NULL, *hostaddr = NULL;
+	for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+		if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			hostaddr = o->val;
+	}
+	/* A name to resolve: libpq's getaddrinfo blocks, on every reconnect. */
+	bool name = false;
+	for (const char *h = host; h && *h && !(hostaddr && hostaddr[0]);) {
+		char one[256];
+		size_t n = strcspn(h, ",");
+		snprintf(one, sizeof one, "%.*s", (int)n, h);
+		unsigned char addr[sizeof(struct in6_addr)];
+		if (one[0] && one[0] != '/' && inet_pton(AF_INET, one, addr) != 1 &&
+		    inet_pton(AF_INET6, one, addr) != 1)
+			name = true;
+		h += n + (h[n] == ',');
+	}
+	if (name)
+		log_warn("db: database host is a name: libpq resolves it with a blocking lookup "
+		         "on every reconnect; use an IP address (hostaddr=) or a socket directory");
+	PQconninfoFree(opts);
+}
 
 int db_expected_version(void)
 {

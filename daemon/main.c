@@ -163,6 +163,7 @@ int main(int argc, char **argv)
 		log_error("%s", err);
 		goto out;
 	}
+	db_conninfo_warnings(d.cfg.database);
 	signal(SIGPIPE, SIG_IGN);
 	d.base = event_base_new();
 	if (!d.base)

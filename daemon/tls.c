@@ -44,7 +44,8 @@ static bool load_crl(X509_STORE *store, const char *path, char *err, size_t errl
 		openssl_error(err, errlen, "cannot use CRL", path);
 		goto out;
 	}
-	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+	/* Every certificate of the chain, intermediates too. */
+	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 	ok = true;
 out:
 	X509_CRL_free(crl);
@@ -90,7 +91,7 @@ SSL_CTX *tls_server_ctx(const struct cfg *c, char *err, size_t errlen)
 		goto fail;
 	}
 	SSL_CTX_set_client_CA_list(ctx, cas);
-	if (c->tls_crl[0] && !load_crl(SSL_CTX_get_cert_store(ctx), c->tls_crl, err, errlen))
+	if (!load_crl(SSL_CTX_get_cert_store(ctx), c->tls_crl, err, errlen))
 		goto fail;
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
@@ -113,9 +114,19 @@ static bool name_entry(X509_NAME *name, int nid, char *out, size_t outlen)
 	int n = ASN1_STRING_to_UTF8(&utf8, s);
 	if (n <= 0 || (size_t)n >= outlen)
 		goto out;
-	for (int i = 0; i < n; i++)
-		if (utf8[i] < 0x20 || utf8[i] == 0x7f)
+	for (int i = 0; i < n; i++) {
+		/* C0 and C1 controls, and bidirectional overrides and isolates
+		 * (U+202A-U+202E, U+2066-U+2069), which can disguise a name. */
+		const unsigned char *u = utf8 + i;
+		if (u[0] < 0x20 || u[0] == 0x7f)
 			goto out;
+		if (i + 1 < n && u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+			goto out;
+		if (i + 2 < n && u[0] == 0xe2 &&
+		    ((u[1] == 0x80 && u[2] >= 0xaa && u[2] <= 0xae) ||
+		     (u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9)))
+			goto out;
+	}
 	memcpy(out, utf8, (size_t)n);
 	out[n] = '\0';
 	ok = true;

@@ -199,6 +199,10 @@ req police-referrer GET "/v1/referrals/abc"
 assert_problem "non-numeric id: 404 not_found" 404 not_found
 req police-referrer GET "/v1/referrals/0"
 assert_problem "id 0: 404 not_found" 404 not_found
+req police-referrer GET "/v1/referrals/99999999999999999999"
+assert_problem "id beyond bigint: 404 not_found (not 500)" 404 not_found
+req council-caseworker GET "/v1/cases/99999999999999999999"
+assert_problem "case id beyond bigint: 404 not_found (not 500)" 404 not_found
 
 # --- list filter and pagination --------------------------------------------------
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #define REQUIRED                                                                                   \
-	"tls_cert = /c.crt\ntls_key = /c.key\ntls_ca = /ca.crt\n"                                  \
+	"tls_cert = /c.crt\ntls_key = /c.key\ntls_ca = /ca.crt\ntls_crl = /crl.pem\n"              \
 	"database = host=/run dbname=cdrp\n"
 
 static bool parse(const char *text, struct cfg *c, char *err, size_t errlen)
@@ -29,6 +29,10 @@ START_TEST(defaults_and_required)
 	ck_assert_str_eq(c.database, "host=/run dbname=cdrp");
 	ck_assert(!parse("tls_cert = /c.crt\n", &c, err, sizeof err));
 	ck_assert_ptr_nonnull(strstr(err, "missing required key"));
+	/* revocation checking is not optional */
+	ck_assert(!parse("tls_cert = /c\ntls_key = /k\ntls_ca = /a\ndatabase = x\n", &c, err,
+	                 sizeof err));
+	ck_assert_str_eq(err, "missing required key 'tls_crl'");
 }
 END_TEST
 
@@ -54,7 +58,7 @@ START_TEST(errors_name_the_line)
 	struct cfg c;
 	char err[256];
 	ck_assert(!parse(REQUIRED "\n\ncolour = blue\n", &c, err, sizeof err));
-	ck_assert_str_eq(err, "line 7: unknown key 'colour'");
+	ck_assert_str_eq(err, "line 8: unknown key 'colour'");
 	ck_assert(!parse("pool_size = 0\n" REQUIRED, &c, err, sizeof err));
 	ck_assert_ptr_nonnull(strstr(err, "line 1: pool_size must be an integer from 1 to 64"));
 	ck_assert(!parse("pool_size = 4x\n", &c, err, sizeof err));

@@ -50,6 +50,13 @@ START_TEST(refused_names)
 	ck_assert(!identity(O_CN, one, 2, &id));
 	const char *ctrl[] = {"HMPOL", "Dana\nadmin"};
 	ck_assert(!identity(O_CN, ctrl, 2, &id));
+	const char *c1[] = {"HMPOL", "Dana\xc2\x85"};
+	ck_assert(!identity(O_CN, c1, 2, &id));
+	const char *bidi[] = {"HMPOL", "Dana \xe2\x80\xae"
+	                               "nimda"};
+	ck_assert(!identity(O_CN, bidi, 2, &id));
+	const char *isolate[] = {"HMPOL", "Dana\xe2\x81\xa6"};
+	ck_assert(!identity(O_CN, isolate, 2, &id));
 	const int only_cn[] = {NID_commonName};
 	const char *cn[] = {"Dana"};
 	ck_assert(!identity(only_cn, cn, 1, &id));
