@@ -455,8 +455,10 @@ static void pool_dispatch(struct db_pool *p)
 		}
 		if (!conn_flush(best))
 			continue;
-		/* PQflush may have read answers into libpq: look at them. */
-		event_active(best->io, EV_READ, 0);
+		/* PQflush may have read answers into libpq (when the socket was
+		 * full); the socket then stays quiet, so look at them now. */
+		if (!PQisBusy(best->pg))
+			event_active(best->io, EV_READ, 0);
 	}
 }
 
