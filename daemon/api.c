@@ -35,9 +35,9 @@ struct api_req {
 	struct timespec started;
 };
 
-/* One endpoint. Generic routes call cdrp_api.<fn>(agency, cn, args jsonb)
- * with args {id, body, query, if_match}; the others have their own
- * handler and SQL. */
+/* One endpoint. Generic routes call cdrp_api.call(agency, cn, fn, args)
+ * with args {id, body, query, if_match}, which runs cdrp_impl.<fn> for the
+ * resolved caller; the others have their own handler and SQL. */
 enum route_kind { RK_HEALTH, RK_REFERRAL_SUBMIT, RK_REFERRAL_GET, RK_REFERRAL_LIST, RK_GENERIC };
 struct route {
 	enum evhttp_cmd_type method;
@@ -594,7 +594,8 @@ void api_init(void)
 		case RK_GENERIC:
 			snprintf(
 			    sql, sizeof sql,
-			    "SELECT status, body, replay, etag FROM cdrp_api.%s($1, $2, $3::jsonb)",
+			    "SELECT status, body, replay, etag FROM cdrp_api.call($1, $2, '%s', "
+			    "$3::jsonb)",
 			    rt->fn);
 			break;
 		}

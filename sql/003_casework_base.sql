@@ -4,14 +4,62 @@
 -- migrations define.
 --
 -- Every casework endpoint is a function
---   cdrp_api.<name>(p_agency text, p_cn text, p_args jsonb,
---                   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+--   cdrp_impl.<name>(me cdrp.caller, p_args jsonb,
+--                    OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 -- where p_args = {"id": "<path segment>", "body": {...}, "query": {...},
 -- "if_match": <int>} as built by daemon/api.c after proto/ validation.
+-- cdrpd cannot call cdrp_impl: it calls cdrp_api.call(agency, cn, name,
+-- args), which resolves the certificate identity once (refusing and
+-- auditing an unknown one) and hands the endpoint `me`. No endpoint can
+-- skip or get wrong the identity check.
 
--- New functions are not executable by PUBLIC; each migration grants
--- cdrp_api to cdrp_app explicitly.
+-- New functions are not executable by PUBLIC.
 ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+
+CREATE SCHEMA cdrp_impl; -- no USAGE for cdrp_app
+
+-- The caller of an endpoint, from the verified certificate.
+CREATE TYPE cdrp.caller AS (user_id int, agency_id int, partnership_id int, roles text[],
+                            agency text, cn text);
+
+-- The registered, active user behind (agency code, CN), or NULL after
+-- auditing the refusal.
+CREATE FUNCTION cdrp.caller(p_agency text, p_cn text, p_what text) RETURNS cdrp.caller
+LANGUAGE plpgsql AS $$
+DECLARE me cdrp.caller;
+BEGIN
+  SELECT w.user_id, w.agency_id, w.partnership_id, w.roles, p_agency, p_cn INTO me
+  FROM cdrp.whoami(p_agency, p_cn) w;
+  IF me.user_id IS NULL THEN
+    PERFORM cdrp.deny(p_agency, p_cn, p_what);
+    RETURN NULL;
+  END IF;
+  RETURN me;
+END $$;
+
+-- The endpoint function, checked to exist (p_fn comes from cdrpd's route
+-- table, never from a request).
+CREATE FUNCTION cdrp.impl_sql(p_fn text) RETURNS text LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF to_regprocedure(format('cdrp_impl.%I(cdrp.caller,jsonb)', p_fn)) IS NULL THEN
+    RAISE EXCEPTION 'no endpoint function %', p_fn;
+  END IF;
+  RETURN format('SELECT * FROM cdrp_impl.%I($1, $2)', p_fn);
+END $$;
+
+CREATE FUNCTION cdrp_api.call(p_agency text, p_cn text, p_fn text, p_args jsonb,
+  OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+DECLARE me cdrp.caller := cdrp.caller(p_agency, p_cn, p_fn);
+BEGIN
+  replay := false;
+  IF me IS NULL THEN
+    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
+    RETURN;
+  END IF;
+  EXECUTE cdrp.impl_sql(p_fn) INTO status, body, replay, etag USING me, p_args;
+  replay := coalesce(replay, false);
+END $$;
 
 -- Defaults for every threshold the brief calls configuration.
 CREATE FUNCTION cdrp.config_defaults() RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
@@ -138,17 +186,13 @@ ALTER TABLE cdrp.idempotency_keys ADD COLUMN etag text;
 CREATE FUNCTION cdrp_api.idempotent(p_agency text, p_cn text, p_key text, p_hash bytea,
   p_fn text, p_args jsonb, OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; k cdrp.idempotency_keys;
+DECLARE me cdrp.caller := cdrp.caller(p_agency, p_cn, p_fn); k cdrp.idempotency_keys;
+  run text := cdrp.impl_sql(p_fn);
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, p_fn);
+  IF me IS NULL THEN
     status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
     RETURN;
-  END IF;
-  IF to_regprocedure(format('cdrp_api.%I(text,text,jsonb)', p_fn)) IS NULL THEN
-    RAISE EXCEPTION 'no API function %', p_fn;
   END IF;
   INSERT INTO cdrp.idempotency_keys (agency_id, key, request_hash, status, response)
   VALUES (me.agency_id, p_key, p_hash, 0, '{}') ON CONFLICT DO NOTHING;
@@ -163,8 +207,8 @@ BEGIN
     END IF;
     RETURN;
   END IF;
-  EXECUTE format('SELECT * FROM cdrp_api.%I($1, $2, $3)', p_fn)
-    INTO status, body, replay, etag USING p_agency, p_cn, p_args;
+  EXECUTE run INTO status, body, replay, etag USING me, p_args;
+  replay := coalesce(replay, false);
   IF status >= 400 THEN
     -- Nothing was done: free the key, so the same request is judged
     -- afresh once whatever refused it has changed.
@@ -177,3 +221,4 @@ BEGIN
 END $$;
 
 GRANT EXECUTE ON FUNCTION cdrp_api.idempotent(text, text, text, bytea, text, jsonb) TO cdrp_app;
+GRANT EXECUTE ON FUNCTION cdrp_api.call(text, text, text, jsonb) TO cdrp_app;

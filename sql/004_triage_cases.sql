@@ -2,8 +2,8 @@
 -- information, resubmit) and the case itself (read, list, change, close,
 -- reopen, PPO strands and removal, history, notes, persons). Issue 3.
 --
--- Functions follow the convention of 003: cdrp_api.<name>(p_agency, p_cn,
--- p_args) -> (status, body, replay, etag). Parts of the case owned by later
+-- Endpoints follow the convention of 003: cdrp_impl.<name>(me, p_args) ->
+-- (status, body, replay, etag), called through cdrp_api.call. Parts of the case owned by later
 -- migrations (risk, actions, review dates, repeat victims, prompts, flags)
 -- are called from plpgsql, which resolves them when it runs: 005 and 006
 -- define them.
@@ -196,23 +196,17 @@ END $$;
 
 -- --- triage ---------------------------------------------------------------------
 
-CREATE FUNCTION cdrp_api.referral_accept(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.referral_accept(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE
-  me record; r cdrp.referrals; c cdrp.cases; b jsonb := coalesce(p_args->'body', '{}');
+  r cdrp.referrals; c cdrp.cases; b jsonb := coalesce(p_args->'body', '{}');
   cw int; cwp jsonb; lead int; is_new boolean := NOT (b ? 'case'); k text;
   at timestamptz := now();
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'referral');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'referral');
+    PERFORM cdrp.deny(me.agency, me.cn, 'referral');
     status := 403; body := cdrp.problem('forbidden', 'triage needs the caseworker, chair or admin role');
     RETURN;
   END IF;
@@ -307,19 +301,13 @@ BEGIN
 END $$;
 
 -- decline and request-info: the shared transition.
-CREATE FUNCTION cdrp.referral_decide(p_agency text, p_cn text, p_args jsonb, p_to text,
+CREATE FUNCTION cdrp.referral_decide(me cdrp.caller, p_args jsonb, p_to text,
                                      p_reason text, OUT status int, OUT body jsonb)
 LANGUAGE plpgsql AS $$
-DECLARE me record; r cdrp.referrals; from_s text; at timestamptz := now();
+DECLARE r cdrp.referrals; from_s text; at timestamptz := now();
 BEGIN
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'referral');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'referral');
+    PERFORM cdrp.deny(me.agency, me.cn, 'referral');
     status := 403; body := cdrp.problem('forbidden', 'triage needs the caseworker, chair or admin role');
     RETURN;
   END IF;
@@ -346,41 +334,35 @@ BEGIN
   status := 200; body := cdrp.referral_json(r);
 END $$;
 
-CREATE FUNCTION cdrp_api.referral_decline(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.referral_decline(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 BEGIN
   replay := false;
   SELECT d.status, d.body INTO status, body
-  FROM cdrp.referral_decide(p_agency, p_cn, p_args, 'declined', p_args->'body'->>'reason') d;
+  FROM cdrp.referral_decide(me, p_args, 'declined', p_args->'body'->>'reason') d;
 END $$;
 
-CREATE FUNCTION cdrp_api.referral_request_info(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.referral_request_info(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 BEGIN
   replay := false;
   SELECT d.status, d.body INTO status, body
-  FROM cdrp.referral_decide(p_agency, p_cn, p_args, 'info_requested',
+  FROM cdrp.referral_decide(me, p_args, 'info_requested',
                             p_args->'body'->>'question') d;
 END $$;
 
 -- PUT /v1/referrals/{id}: the referring agency answers a request for
 -- information with a whole new body; the referral is submitted again.
-CREATE FUNCTION cdrp_api.referral_resubmit(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.referral_resubmit(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; r cdrp.referrals; b jsonb := p_args->'body'; at timestamptz := now();
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE r cdrp.referrals; b jsonb := p_args->'body'; at timestamptz := now();
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'referral');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT 'referrer' = ANY (me.roles) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'referral');
+    PERFORM cdrp.deny(me.agency, me.cn, 'referral');
     status := 403; body := cdrp.problem('forbidden', 'resubmitting referrals needs the referrer role');
     RETURN;
   END IF;
@@ -390,7 +372,7 @@ BEGIN
     RETURN;
   END IF;
   IF r.agency_id <> me.agency_id THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'referral');
+    PERFORM cdrp.deny(me.agency, me.cn, 'referral');
     status := 403; body := cdrp.problem('forbidden', 'only the referring agency can resubmit');
     RETURN;
   END IF;
@@ -414,20 +396,14 @@ END $$;
 
 -- --- cases ----------------------------------------------------------------------
 
-CREATE FUNCTION cdrp_api.case_list(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_list(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE
-  me record; q jsonb := coalesce(p_args->'query', '{}'); lim int; p_after bigint;
+  q jsonb := coalesce(p_args->'query', '{}'); lim int; p_after bigint;
   items jsonb; n int; last_id bigint;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   lim := coalesce((q->>'limit')::int, 50);
   p_after := nullif((q->>'after')::bigint, 0);
   -- One row beyond the page tells whether there is a next page.
@@ -463,18 +439,12 @@ BEGIN
                              CASE WHEN n > lim THEN cdrp.cursor_encode(last_id) END);
 END $$;
 
-CREATE FUNCTION cdrp_api.case_get(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_get(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; c cdrp.cases;
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE c cdrp.cases;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', false);
   IF c.id IS NULL THEN
     status := 404; body := cdrp.problem('not_found', 'no such case');
@@ -488,20 +458,14 @@ END $$;
 -- convention: identity, role, lookup, state, If-Match. On refusal `c` is
 -- NULL and (status, body, etag) is the answer. p_ppo: PPO coordinators may
 -- too; p_state: the status the case must have (NULL: any).
-CREATE FUNCTION cdrp.case_change_begin(p_agency text, p_cn text, p_args jsonb, p_ppo boolean,
+CREATE FUNCTION cdrp.case_change_begin(me cdrp.caller, p_args jsonb, p_ppo boolean,
   p_state text, OUT me_agency int, OUT me_user int, OUT c cdrp.cases,
   OUT status int, OUT body jsonb, OUT etag text)
 LANGUAGE plpgsql AS $$
-DECLARE me record; pm record;
+DECLARE pm record;
 BEGIN
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT (cdrp.has_case_role(me.roles) OR (p_ppo AND 'ppo_coordinator' = ANY (me.roles))) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case');
+    PERFORM cdrp.deny(me.agency, me.cn, 'case');
     status := 403;
     body := cdrp.problem('forbidden', CASE WHEN p_ppo
               THEN 'this needs the ppo_coordinator, caseworker, chair or admin role'
@@ -528,14 +492,14 @@ BEGIN
   END IF;
 END $$;
 
-CREATE FUNCTION cdrp_api.case_update(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_update(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; cw int; cwp jsonb;
   lead int;
 BEGIN
   replay := false;
-  SELECT * INTO s FROM cdrp.case_change_begin(p_agency, p_cn, p_args, false, 'open');
+  SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, false, 'open');
   IF s.status IS NOT NULL THEN
     status := s.status; body := s.body; etag := s.etag;
     RETURN;
@@ -570,13 +534,13 @@ BEGIN
   status := 200; body := cdrp.case_json(c); etag := c.version::text;
 END $$;
 
-CREATE FUNCTION cdrp_api.case_close(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_close(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
   replay := false;
-  SELECT * INTO s FROM cdrp.case_change_begin(p_agency, p_cn, p_args, false, 'open');
+  SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, false, 'open');
   IF s.status IS NOT NULL THEN
     status := s.status; body := s.body; etag := s.etag;
     RETURN;
@@ -592,13 +556,13 @@ BEGIN
   status := 200; body := cdrp.case_json(c); etag := c.version::text;
 END $$;
 
-CREATE FUNCTION cdrp_api.case_reopen(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_reopen(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
   replay := false;
-  SELECT * INTO s FROM cdrp.case_change_begin(p_agency, p_cn, p_args, false, 'closed');
+  SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, false, 'closed');
   IF s.status IS NOT NULL THEN
     status := s.status; body := s.body; etag := s.etag;
     RETURN;
@@ -613,13 +577,13 @@ BEGIN
   status := 200; body := cdrp.case_json(c); etag := c.version::text;
 END $$;
 
-CREATE FUNCTION cdrp_api.case_strand(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_strand(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
   replay := false;
-  SELECT * INTO s FROM cdrp.case_change_begin(p_agency, p_cn, p_args, true, 'open');
+  SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, true, 'open');
   IF s.status IS NOT NULL THEN
     status := s.status; body := s.body; etag := s.etag;
     RETURN;
@@ -641,13 +605,13 @@ END $$;
 
 -- Removal from the PPO scheme: recorded in the strand history, and the
 -- case closes with outcome `other`.
-CREATE FUNCTION cdrp_api.case_ppo_removal(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_ppo_removal(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
   replay := false;
-  SELECT * INTO s FROM cdrp.case_change_begin(p_agency, p_cn, p_args, true, 'open');
+  SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, true, 'open');
   IF s.status IS NOT NULL THEN
     status := s.status; body := s.body; etag := s.etag;
     RETURN;
@@ -677,18 +641,12 @@ BEGIN
   status := 200; body := cdrp.case_json(c); etag := c.version::text;
 END $$;
 
-CREATE FUNCTION cdrp_api.case_history(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_history(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; c cdrp.cases;
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE c cdrp.cases;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', false);
   IF c.id IS NULL THEN
     status := 404; body := cdrp.problem('not_found', 'no such case');
@@ -713,25 +671,19 @@ CREATE FUNCTION cdrp.note_json(n cdrp.case_notes) RETURNS jsonb LANGUAGE sql STA
                             'at', cdrp.utc(n.at))
 $$;
 
-CREATE FUNCTION cdrp_api.case_note_add(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_note_add(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; c cdrp.cases; n cdrp.case_notes;
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE c cdrp.cases; n cdrp.case_notes;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case_note');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', false);
   IF c.id IS NULL THEN
     status := 404; body := cdrp.problem('not_found', 'no such case');
     RETURN;
   END IF;
   IF NOT (cdrp.has_case_role(me.roles) OR c.lead_agency_id = me.agency_id) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case_note');
+    PERFORM cdrp.deny(me.agency, me.cn, 'case_note');
     status := 403;
     body := cdrp.problem('forbidden', 'notes are added by case roles and the lead agency');
     RETURN;
@@ -743,18 +695,12 @@ BEGIN
   status := 201; body := cdrp.note_json(n);
 END $$;
 
-CREATE FUNCTION cdrp_api.case_notes(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_notes(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; c cdrp.cases;
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE c cdrp.cases;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case_note');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', false);
   IF c.id IS NULL THEN
     status := 404; body := cdrp.problem('not_found', 'no such case');
@@ -769,21 +715,15 @@ END $$;
 
 -- A new person (contact details apart) or an existing one of the
 -- partnership, linked to the case in a role.
-CREATE FUNCTION cdrp_api.case_person_add(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_person_add(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE
-  me record; c cdrp.cases; b jsonb := coalesce(p_args->'body', '{}'); pid bigint;
+  c cdrp.cases; b jsonb := coalesce(p_args->'body', '{}'); pid bigint;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case');
+    PERFORM cdrp.deny(me.agency, me.cn, 'case');
     status := 403;
     body := cdrp.problem('forbidden', 'changing a case needs the caseworker, chair or admin role');
     RETURN;
@@ -825,4 +765,3 @@ BEGIN
   status := 201; body := jsonb_build_object('person_id', pid, 'role', b->>'role');
 END $$;
 
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA cdrp_api TO cdrp_app;

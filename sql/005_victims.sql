@@ -7,7 +7,7 @@
 --    with boundary cases in tests/sql/victims_rules.sql;
 --  * data functions that feed them from the tables (cdrp.person_repeat_victim,
 --    cdrp.person_case_review, cdrp.case_flagged, cdrp.case_prompts) and the
---    cdrp_api endpoints of proto/API.md "Incidents, victims, Case Review".
+--    cdrp_impl endpoints (through cdrp_api.call) of proto/API.md "Incidents, victims, Case Review".
 -- Nothing is stored about eligibility: flags and prompts are recomputed on
 -- every read, so they follow every change of the incidents.
 
@@ -348,21 +348,15 @@ $$;
 -- (or both without one), or reported any incident of the case with this
 -- external_ref. The answer carries the prompts of the incident's victims,
 -- computed after the change.
-CREATE FUNCTION cdrp_api.incident_add(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.incident_add(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE
-  me record; c cdrp.cases; b jsonb := p_args->'body'; cid bigint; inc cdrp.incidents;
+  c cdrp.cases; b jsonb := p_args->'body'; cid bigint; inc cdrp.incidents;
   iid bigint; ext text := p_args->'body'->>'external_ref'; v jsonb; k int := 0;
   victims bigint[] := '{}'; found_id bigint;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'incident');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   cid := cdrp.case_resolve(me.partnership_id, p_args->>'id');
   IF cid IS NULL OR NOT cdrp.case_readable(cid, me.agency_id, me.roles) THEN
     status := 404; body := cdrp.problem('not_found', 'no such case');
@@ -374,7 +368,7 @@ BEGIN
   IF NOT (cdrp.has_case_role(me.roles) OR c.lead_agency_id = me.agency_id
           OR EXISTS (SELECT 1 FROM cdrp.referrals r
                      WHERE r.case_id = cid AND r.agency_id = me.agency_id)) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'incident');
+    PERFORM cdrp.deny(me.agency, me.cn, 'incident');
     status := 403;
     body := cdrp.problem('forbidden', 'recording incidents needs a case role, the lead agency '
                          'or a referring agency of the case');
@@ -463,18 +457,12 @@ BEGIN
                                                    WHERE incident_id = iid)));
 END $$;
 
-CREATE FUNCTION cdrp_api.incident_list(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.incident_list(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; cid bigint; items jsonb;
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE cid bigint; items jsonb;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'incident_list');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   cid := cdrp.case_resolve(me.partnership_id, p_args->>'id');
   IF cid IS NULL OR NOT cdrp.case_readable(cid, me.agency_id, me.roles) THEN
     status := 404; body := cdrp.problem('not_found', 'no such case');
@@ -487,25 +475,18 @@ BEGIN
   status := 200; body := jsonb_build_object('items', items);
 END $$;
 
-CREATE FUNCTION cdrp_api.victim_list(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.victim_list(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE
-  me record;
-  lim int := coalesce((p_args->'query'->>'limit')::int, 50);
+    lim int := coalesce((p_args->'query'->>'limit')::int, 50);
   after bigint := nullif((p_args->'query'->>'after')::bigint, 0);
   want boolean := (p_args->'query'->>'repeat')::boolean;
   items jsonb; n int; last_id bigint;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'victim_list');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'victim_list');
+    PERFORM cdrp.deny(me.agency, me.cn, 'victim_list');
     status := 403; body := cdrp.problem('forbidden', 'the victim list needs a case role');
     RETURN;
   END IF;
@@ -543,20 +524,14 @@ BEGIN
                              CASE WHEN n > lim THEN cdrp.cursor_encode(last_id) END);
 END $$;
 
-CREATE FUNCTION cdrp_api.person_flag_add(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.person_flag_add(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; pid bigint; f cdrp.victim_flags;
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE pid bigint; f cdrp.victim_flags;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'victim_flag');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'victim_flag');
+    PERFORM cdrp.deny(me.agency, me.cn, 'victim_flag');
     status := 403; body := cdrp.problem('forbidden', 'flagging a repeat victim needs a case role');
     RETURN;
   END IF;
@@ -575,20 +550,14 @@ BEGIN
                              'repeat_victim', cdrp.person_repeat_victim(pid));
 END $$;
 
-CREATE FUNCTION cdrp_api.person_case_review(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.person_case_review(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; pid bigint;
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE pid bigint;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case_review_eligibility');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case_review_eligibility');
+    PERFORM cdrp.deny(me.agency, me.cn, 'case_review_eligibility');
     status := 403; body := cdrp.problem('forbidden', 'Case Review eligibility needs a case role');
     RETURN;
   END IF;
@@ -602,20 +571,14 @@ BEGIN
   status := 200;
 END $$;
 
-CREATE FUNCTION cdrp_api.case_review_apply(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_review_apply(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; b jsonb := p_args->'body'; pid bigint; cid bigint; el jsonb; rid bigint;
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE b jsonb := p_args->'body'; pid bigint; cid bigint; el jsonb; rid bigint;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case_review');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case_review');
+    PERFORM cdrp.deny(me.agency, me.cn, 'case_review');
     status := 403; body := cdrp.problem('forbidden', 'recording a Case Review needs a case role');
     RETURN;
   END IF;
@@ -647,20 +610,14 @@ BEGIN
   status := 201; body := cdrp.case_review_json(rid);
 END $$;
 
-CREATE FUNCTION cdrp_api.case_review_decide(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_review_decide(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; b jsonb := p_args->'body'; cr cdrp.case_reviews; met boolean;
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE b jsonb := p_args->'body'; cr cdrp.case_reviews; met boolean;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case_review');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case_review');
+    PERFORM cdrp.deny(me.agency, me.cn, 'case_review');
     status := 403; body := cdrp.problem('forbidden', 'deciding a Case Review needs a case role');
     RETURN;
   END IF;
@@ -714,20 +671,14 @@ BEGIN
   status := 200; body := cdrp.case_review_json(cr.id);
 END $$;
 
-CREATE FUNCTION cdrp_api.case_review_meeting(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_review_meeting(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; b jsonb := p_args->'body'; cr cdrp.case_reviews;
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE b jsonb := p_args->'body'; cr cdrp.case_reviews;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case_review');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case_review');
+    PERFORM cdrp.deny(me.agency, me.cn, 'case_review');
     status := 403; body := cdrp.problem('forbidden', 'recording a Case Review needs a case role');
     RETURN;
   END IF;
@@ -770,18 +721,12 @@ END $$;
 -- Figures for the annual publication, by calendar year: applications
 -- (applied_on), decisions (decided_on), reviews held and their
 -- recommendations (meeting_on).
-CREATE FUNCTION cdrp_api.case_review_stats(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.case_review_stats(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; y int; d0 date; d1 date;
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE y int; d0 date; d1 date;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'case_review_stats');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   y := coalesce((p_args->'query'->>'year')::int, extract(year FROM cdrp.today())::int);
   d0 := make_date(y, 1, 1);
   d1 := make_date(y + 1, 1, 1);
@@ -802,4 +747,3 @@ BEGIN
   status := 200;
 END $$;
 
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA cdrp_api TO cdrp_app;

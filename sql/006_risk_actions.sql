@@ -7,8 +7,8 @@
 --   cdrp.action_transition_ok;
 -- case data the case reads use: cdrp.case_risk, cdrp.case_actions,
 --   cdrp.case_next_review, cdrp.case_overdue, cdrp.cpn_allowed;
--- endpoints: cdrp_api.risk_questionnaire, risk_assess, action_add,
---   action_update.
+-- endpoints (cdrp_impl, through cdrp_api.call): risk_questionnaire,
+--   risk_assess, action_add, action_update.
 --
 -- Configuration arguments (p_cfg) may be the whole partnership configuration
 -- (cdrp.config(p)) or just its relevant part ("risk" for the scoring
@@ -202,18 +202,12 @@ $$;
 
 -- ---- endpoints ------------------------------------------------------------------
 
-CREATE FUNCTION cdrp_api.risk_questionnaire(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.risk_questionnaire(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
-DECLARE me record; cfg jsonb;
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+DECLARE cfg jsonb;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'risk_questionnaire');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   cfg := cdrp.config(me.partnership_id);
   status := 200;
   body := jsonb_build_object(
@@ -228,22 +222,16 @@ BEGIN
   PERFORM cdrp.audit(me.agency_id, me.user_id, 'consult', 'risk_questionnaire', NULL);
 END $$;
 
-CREATE FUNCTION cdrp_api.risk_assess(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.risk_assess(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE
-  me record; c cdrp.cases; cfg jsonb; b jsonb := p_args->'body'; bad jsonb; sc jsonb;
+  c cdrp.cases; cfg jsonb; b jsonb := p_args->'body'; bad jsonb; sc jsonb;
   pid bigint; ra cdrp.risk_assessments; prompts jsonb := '[]'::jsonb; vs int;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'risk_assessment');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'risk_assessment');
+    PERFORM cdrp.deny(me.agency, me.cn, 'risk_assessment');
     status := 403; body := cdrp.problem('forbidden', 'risk assessments need a case role');
     RETURN;
   END IF;
@@ -284,21 +272,15 @@ BEGIN
                      jsonb_build_object('case_id', c.id, 'score', ra.score, 'band', ra.band));
 END $$;
 
-CREATE FUNCTION cdrp_api.action_add(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.action_add(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE
-  me record; c cdrp.cases; cfg jsonb; b jsonb := p_args->'body'; owner int; a cdrp.actions;
+  c cdrp.cases; cfg jsonb; b jsonb := p_args->'body'; owner int; a cdrp.actions;
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'action');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'action');
+    PERFORM cdrp.deny(me.agency, me.cn, 'action');
     status := 403; body := cdrp.problem('forbidden', 'adding actions needs a case role');
     RETURN;
   END IF;
@@ -348,20 +330,14 @@ BEGIN
 END $$;
 
 -- Actions of a closed case can still be updated (e.g. marked done).
-CREATE FUNCTION cdrp_api.action_update(p_agency text, p_cn text, p_args jsonb,
+CREATE FUNCTION cdrp_impl.action_update(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE
-  me record; a cdrp.actions; b jsonb := p_args->'body'; new_status text;
+  a cdrp.actions; b jsonb := p_args->'body'; new_status text;
   changed text[] := '{}';
 BEGIN
   replay := false;
-  SELECT * INTO me FROM cdrp.whoami(p_agency, p_cn);
-  IF NOT FOUND THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'action');
-    status := 403; body := cdrp.problem('unknown_identity', 'certificate identity is not registered');
-    RETURN;
-  END IF;
   -- Lock the case, then the action (the order action_add takes), so that
   -- cancelling the only written warning and adding a CPN cannot interleave.
   IF p_args->>'id' ~ '^[1-9][0-9]{0,17}$' THEN
@@ -380,7 +356,7 @@ BEGIN
     RETURN;
   END IF;
   IF NOT (cdrp.has_case_role(me.roles) OR a.owner_agency_id = me.agency_id) THEN
-    PERFORM cdrp.deny(p_agency, p_cn, 'action');
+    PERFORM cdrp.deny(me.agency, me.cn, 'action');
     status := 403;
     body := cdrp.problem('forbidden', 'updating an action needs a case role or the owner agency');
     RETURN;
@@ -422,4 +398,3 @@ BEGIN
                                         'fields', to_jsonb(changed)));
 END $$;
 
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA cdrp_api TO cdrp_app;

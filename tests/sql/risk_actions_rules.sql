@@ -280,13 +280,13 @@ BEGIN
     "cadence_days": {"high": 7},
     "action_types": ["warning_letter", "cpn"]}' WHERE id = p;
 
-  SELECT * INTO r FROM cdrp_api.risk_questionnaire('RATESTDC', 'Test Caseworker', '{}');
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'risk_questionnaire', '{}');
   ASSERT r.status = 200 AND jsonb_array_length(r.body->'questions') = 2
      AND r.body->'bands' = '{"medium_from": 3, "high_from": 6}'
      AND (r.body->'cadence_days'->>'medium')::int = 28, 'questionnaire: ' || r.body::text;
 
   n_audit := (SELECT last_id FROM cdrp.audit_head);
-  SELECT * INTO r FROM cdrp_api.risk_assess('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'risk_assess',
     jsonb_build_object('id', c1::text, 'body', jsonb '{"answers": {"a": true, "b": true}}'));
   ASSERT r.status = 201 AND r.body->>'band' = 'high' AND (r.body->>'score')::int = 6
      AND r.body->>'next_review_on' = (cdrp.today() + 7)::text
@@ -295,33 +295,33 @@ BEGIN
   ASSERT EXISTS (SELECT 1 FROM cdrp.audit_log WHERE id = n_audit + 1 AND action = 'collect'
                  AND object_type = 'risk_assessment' AND object_id = (r.body->>'id')::bigint);
 
-  SELECT * INTO r FROM cdrp_api.risk_assess('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'risk_assess',
     jsonb_build_object('id', 'ASB-2099-RA1', 'body', jsonb '{"answers": {"a": true, "b": false}}'));
   ASSERT r.status = 201 AND r.body->>'band' = 'medium' AND r.body->'prompts' = '[]'
      AND r.body->>'next_review_on' = (cdrp.today() + 28)::text, 'by reference: ' || r.body::text;
 
-  SELECT * INTO r FROM cdrp_api.risk_assess('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'risk_assess',
     jsonb_build_object('id', c1::text, 'body', jsonb '{"answers": {"a": true, "happened_before": true}}'));
   ASSERT r.status = 400 AND r.body->>'field' = 'answers.happened_before', r.body::text;
-  SELECT * INTO r FROM cdrp_api.risk_assess('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'risk_assess',
     jsonb_build_object('id', c1::text, 'body', jsonb '{"answers": {"a": true}}'));
   ASSERT r.status = 400 AND r.body->>'code' = 'missing_field' AND r.body->>'field' = 'answers.b',
     r.body::text;
 
   -- a type the API knows but this partnership does not use
-  SELECT * INTO r FROM cdrp_api.action_add('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'action_add',
     jsonb_build_object('id', c1::text,
                        'body', jsonb '{"type": "closure_order", "stage": 4, "owner_agency": "RATESTDC"}'));
   ASSERT r.status = 422 AND r.body->>'code' = 'rule_violation' AND r.body->>'field' = 'type',
     'unused action type: ' || r.body::text;
   -- an agency of another partnership is not an owner here
-  SELECT * INTO r FROM cdrp_api.action_add('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'action_add',
     jsonb_build_object('id', c1::text,
                        'body', jsonb '{"type": "warning_letter", "stage": 1, "owner_agency": "HMDC"}'));
   ASSERT r.status = 422 AND r.body->>'field' = 'owner_agency', 'foreign agency: ' || r.body::text;
   -- case1 has a second_warning_visit (from the CPN tests), but this
   -- partnership's default cpn_prior_warnings still count it
-  SELECT * INTO r FROM cdrp_api.action_add('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'action_add',
     jsonb_build_object('id', c1::text,
                        'body', jsonb '{"type": "cpn", "stage": 3, "owner_agency": "RATESTDC",
                                  "due_on": "2000-01-01"}'));
@@ -329,26 +329,26 @@ BEGIN
   act := (r.body->>'id')::bigint;
 
   -- updates: If-Match, transitions, final states
-  SELECT * INTO r FROM cdrp_api.action_update('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'action_update',
     jsonb_build_object('id', act::text, 'if_match', 7, 'body', jsonb '{"status": "done"}'));
   ASSERT r.status = 412 AND r.etag = '1', 'stale: ' || r.body::text;
-  SELECT * INTO r FROM cdrp_api.action_update('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'action_update',
     jsonb_build_object('id', act::text, 'if_match', 1, 'body', jsonb '{"status": "cancelled"}'));
   ASSERT r.status = 200 AND r.etag = '2' AND r.body->>'overdue' = 'false', r.body::text;
-  SELECT * INTO r FROM cdrp_api.action_update('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'action_update',
     jsonb_build_object('id', act::text, 'if_match', 2, 'body', jsonb '{"notes": "x"}'));
   ASSERT r.status = 409 AND r.body->>'code' = 'invalid_transition', 'final: ' || r.body::text;
   -- an id of another partnership's action is not found
-  SELECT * INTO r FROM cdrp_api.action_update('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'action_update',
     jsonb_build_object('id', 'abc', 'if_match', 1, 'body', jsonb '{"notes": "x"}'));
   ASSERT r.status = 404, 'non-numeric id: ' || r.body::text;
 
   -- a closed case takes no assessment and no action
   UPDATE cdrp.cases SET status = 'closed', closed_at = now(), outcome = 'resolved' WHERE id = c1;
-  SELECT * INTO r FROM cdrp_api.risk_assess('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'risk_assess',
     jsonb_build_object('id', c1::text, 'body', jsonb '{"answers": {"a": true, "b": false}}'));
   ASSERT r.status = 409, 'closed case assess: ' || r.body::text;
-  SELECT * INTO r FROM cdrp_api.action_add('RATESTDC', 'Test Caseworker',
+  SELECT * INTO r FROM cdrp_api.call('RATESTDC', 'Test Caseworker', 'action_add',
     jsonb_build_object('id', c1::text,
                        'body', jsonb '{"type": "warning_letter", "stage": 1, "owner_agency": "RATESTDC"}'));
   ASSERT r.status = 409, 'closed case action: ' || r.body::text;
