@@ -204,7 +204,6 @@ DECLARE
   cw int; cwp jsonb; lead int; is_new boolean := NOT (b ? 'case'); k text;
   at timestamptz := now();
 BEGIN
-  replay := false;
   IF NOT cdrp.has_case_role(me.roles) THEN
     PERFORM cdrp.deny(me.agency, me.cn, 'referral');
     status := 403; body := cdrp.problem('forbidden', 'triage needs the caseworker, chair or admin role');
@@ -338,7 +337,6 @@ CREATE FUNCTION cdrp_impl.referral_decline(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 BEGIN
-  replay := false;
   SELECT d.status, d.body INTO status, body
   FROM cdrp.referral_decide(me, p_args, 'declined', p_args->'body'->>'reason') d;
 END $$;
@@ -347,7 +345,6 @@ CREATE FUNCTION cdrp_impl.referral_request_info(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 BEGIN
-  replay := false;
   SELECT d.status, d.body INTO status, body
   FROM cdrp.referral_decide(me, p_args, 'info_requested',
                             p_args->'body'->>'question') d;
@@ -360,7 +357,6 @@ CREATE FUNCTION cdrp_impl.referral_resubmit(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE r cdrp.referrals; b jsonb := p_args->'body'; at timestamptz := now();
 BEGIN
-  replay := false;
   IF NOT 'referrer' = ANY (me.roles) THEN
     PERFORM cdrp.deny(me.agency, me.cn, 'referral');
     status := 403; body := cdrp.problem('forbidden', 'resubmitting referrals needs the referrer role');
@@ -403,7 +399,6 @@ DECLARE
   q jsonb := coalesce(p_args->'query', '{}'); lim int; p_after bigint;
   items jsonb; n int; last_id bigint;
 BEGIN
-  replay := false;
   lim := coalesce((q->>'limit')::int, 50);
   p_after := nullif((q->>'after')::bigint, 0);
   -- One row beyond the page tells whether there is a next page.
@@ -444,7 +439,6 @@ CREATE FUNCTION cdrp_impl.case_get(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE c cdrp.cases;
 BEGIN
-  replay := false;
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', false);
   IF c.id IS NULL THEN
     status := 404; body := cdrp.problem('not_found', 'no such case');
@@ -459,7 +453,7 @@ END $$;
 -- NULL and (status, body, etag) is the answer. p_ppo: PPO coordinators may
 -- too; p_state: the status the case must have (NULL: any).
 CREATE FUNCTION cdrp.case_change_begin(me cdrp.caller, p_args jsonb, p_ppo boolean,
-  p_state text, OUT me_agency int, OUT me_user int, OUT c cdrp.cases,
+  p_state text, OUT c cdrp.cases,
   OUT status int, OUT body jsonb, OUT etag text)
 LANGUAGE plpgsql AS $$
 DECLARE pm record;
@@ -472,7 +466,6 @@ BEGIN
               ELSE 'changing a case needs the caseworker, chair or admin role' END);
     RETURN;
   END IF;
-  me_agency := me.agency_id; me_user := me.user_id;
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', true);
   IF c.id IS NULL THEN
     c := NULL;
@@ -498,7 +491,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; cw int; cwp jsonb;
   lead int;
 BEGIN
-  replay := false;
   SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, false, 'open');
   IF s.status IS NOT NULL THEN
     status := s.status; body := s.body; etag := s.etag;
@@ -528,7 +520,7 @@ BEGIN
       marking = coalesce(b->>'marking', marking),
       version = version + 1
   WHERE id = c.id RETURNING * INTO c;
-  PERFORM cdrp.audit(s.me_agency, s.me_user, 'alter', 'case', c.id,
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'alter', 'case', c.id,
                      jsonb_build_object('op', 'update', 'fields',
                        (SELECT jsonb_agg(k ORDER BY k) FROM jsonb_object_keys(b) k)));
   status := 200; body := cdrp.case_json(c); etag := c.version::text;
@@ -539,7 +531,6 @@ CREATE FUNCTION cdrp_impl.case_close(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
-  replay := false;
   SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, false, 'open');
   IF s.status IS NOT NULL THEN
     status := s.status; body := s.body; etag := s.etag;
@@ -550,8 +541,8 @@ BEGIN
                         version = version + 1
   WHERE id = c0.id RETURNING * INTO c;
   INSERT INTO cdrp.case_status_history (case_id, status, outcome, reason, user_id, at)
-  VALUES (c.id, 'closed', c.outcome, b->>'reason', s.me_user, at);
-  PERFORM cdrp.audit(s.me_agency, s.me_user, 'alter', 'case', c.id,
+  VALUES (c.id, 'closed', c.outcome, b->>'reason', me.user_id, at);
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'alter', 'case', c.id,
                      jsonb_build_object('op', 'close', 'outcome', c.outcome));
   status := 200; body := cdrp.case_json(c); etag := c.version::text;
 END $$;
@@ -561,7 +552,6 @@ CREATE FUNCTION cdrp_impl.case_reopen(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
-  replay := false;
   SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, false, 'closed');
   IF s.status IS NOT NULL THEN
     status := s.status; body := s.body; etag := s.etag;
@@ -571,8 +561,8 @@ BEGIN
   UPDATE cdrp.cases SET status = 'open', closed_at = NULL, outcome = NULL, version = version + 1
   WHERE id = c0.id RETURNING * INTO c;
   INSERT INTO cdrp.case_status_history (case_id, status, reason, user_id, at)
-  VALUES (c.id, 'open', b->>'reason', s.me_user, at);
-  PERFORM cdrp.audit(s.me_agency, s.me_user, 'alter', 'case', c.id,
+  VALUES (c.id, 'open', b->>'reason', me.user_id, at);
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'alter', 'case', c.id,
                      jsonb_build_object('op', 'reopen'));
   status := 200; body := cdrp.case_json(c); etag := c.version::text;
 END $$;
@@ -582,7 +572,6 @@ CREATE FUNCTION cdrp_impl.case_strand(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
-  replay := false;
   SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, true, 'open');
   IF s.status IS NOT NULL THEN
     status := s.status; body := s.body; etag := s.etag;
@@ -597,8 +586,8 @@ BEGIN
   UPDATE cdrp.cases SET strand = b->>'strand', version = version + 1
   WHERE id = c0.id RETURNING * INTO c;
   INSERT INTO cdrp.ppo_strand_history (case_id, strand, reason, user_id, at)
-  VALUES (c.id, c.strand, b->>'reason', s.me_user, at);
-  PERFORM cdrp.audit(s.me_agency, s.me_user, 'alter', 'case', c.id,
+  VALUES (c.id, c.strand, b->>'reason', me.user_id, at);
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'alter', 'case', c.id,
                      jsonb_build_object('op', 'strand', 'from', c0.strand, 'to', c.strand));
   status := 200; body := cdrp.case_json(c); etag := c.version::text;
 END $$;
@@ -610,7 +599,6 @@ CREATE FUNCTION cdrp_impl.case_ppo_removal(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
-  replay := false;
   SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, true, 'open');
   IF s.status IS NOT NULL THEN
     status := s.status; body := s.body; etag := s.etag;
@@ -629,14 +617,14 @@ BEGIN
   END IF;
   INSERT INTO cdrp.ppo_strand_history (case_id, strand, removed, removal_reason, exit_strategy,
                                        user_id, at)
-  VALUES (c0.id, c0.strand, true, b->>'reason', b->>'exit_strategy', s.me_user, at);
+  VALUES (c0.id, c0.strand, true, b->>'reason', b->>'exit_strategy', me.user_id, at);
   UPDATE cdrp.cases SET status = 'closed', closed_at = at, outcome = 'other',
                         version = version + 1
   WHERE id = c0.id RETURNING * INTO c;
   INSERT INTO cdrp.case_status_history (case_id, status, outcome, reason, user_id, at)
   VALUES (c.id, 'closed', 'other', 'removed from the PPO scheme: ' || (b->>'reason'),
-          s.me_user, at);
-  PERFORM cdrp.audit(s.me_agency, s.me_user, 'alter', 'case', c.id,
+          me.user_id, at);
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'alter', 'case', c.id,
                      jsonb_build_object('op', 'ppo_removal', 'reason', b->>'reason'));
   status := 200; body := cdrp.case_json(c); etag := c.version::text;
 END $$;
@@ -646,7 +634,6 @@ CREATE FUNCTION cdrp_impl.case_history(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE c cdrp.cases;
 BEGIN
-  replay := false;
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', false);
   IF c.id IS NULL THEN
     status := 404; body := cdrp.problem('not_found', 'no such case');
@@ -676,7 +663,6 @@ CREATE FUNCTION cdrp_impl.case_note_add(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE c cdrp.cases; n cdrp.case_notes;
 BEGIN
-  replay := false;
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', false);
   IF c.id IS NULL THEN
     status := 404; body := cdrp.problem('not_found', 'no such case');
@@ -700,7 +686,6 @@ CREATE FUNCTION cdrp_impl.case_notes(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE c cdrp.cases;
 BEGIN
-  replay := false;
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', false);
   IF c.id IS NULL THEN
     status := 404; body := cdrp.problem('not_found', 'no such case');
@@ -721,7 +706,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE
   c cdrp.cases; b jsonb := coalesce(p_args->'body', '{}'); pid bigint;
 BEGIN
-  replay := false;
   IF NOT cdrp.has_case_role(me.roles) THEN
     PERFORM cdrp.deny(me.agency, me.cn, 'case');
     status := 403;

@@ -356,7 +356,6 @@ DECLARE
   iid bigint; ext text := p_args->'body'->>'external_ref'; v jsonb; k int := 0;
   victims bigint[] := '{}'; found_id bigint;
 BEGIN
-  replay := false;
   cid := cdrp.case_resolve(me.partnership_id, p_args->>'id');
   IF cid IS NULL OR NOT cdrp.case_readable(cid, me.agency_id, me.roles) THEN
     status := 404; body := cdrp.problem('not_found', 'no such case');
@@ -462,7 +461,6 @@ CREATE FUNCTION cdrp_impl.incident_list(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE cid bigint; items jsonb;
 BEGIN
-  replay := false;
   cid := cdrp.case_resolve(me.partnership_id, p_args->>'id');
   IF cid IS NULL OR NOT cdrp.case_readable(cid, me.agency_id, me.roles) THEN
     status := 404; body := cdrp.problem('not_found', 'no such case');
@@ -484,7 +482,6 @@ DECLARE
   want boolean := (p_args->'query'->>'repeat')::boolean;
   items jsonb; n int; last_id bigint;
 BEGIN
-  replay := false;
   IF NOT cdrp.has_case_role(me.roles) THEN
     PERFORM cdrp.deny(me.agency, me.cn, 'victim_list');
     status := 403; body := cdrp.problem('forbidden', 'the victim list needs a case role');
@@ -529,7 +526,6 @@ CREATE FUNCTION cdrp_impl.person_flag_add(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE pid bigint; f cdrp.victim_flags;
 BEGIN
-  replay := false;
   IF NOT cdrp.has_case_role(me.roles) THEN
     PERFORM cdrp.deny(me.agency, me.cn, 'victim_flag');
     status := 403; body := cdrp.problem('forbidden', 'flagging a repeat victim needs a case role');
@@ -555,7 +551,6 @@ CREATE FUNCTION cdrp_impl.person_case_review(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE pid bigint;
 BEGIN
-  replay := false;
   IF NOT cdrp.has_case_role(me.roles) THEN
     PERFORM cdrp.deny(me.agency, me.cn, 'case_review_eligibility');
     status := 403; body := cdrp.problem('forbidden', 'Case Review eligibility needs a case role');
@@ -576,7 +571,6 @@ CREATE FUNCTION cdrp_impl.case_review_apply(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := p_args->'body'; pid bigint; cid bigint; el jsonb; rid bigint;
 BEGIN
-  replay := false;
   IF NOT cdrp.has_case_role(me.roles) THEN
     PERFORM cdrp.deny(me.agency, me.cn, 'case_review');
     status := 403; body := cdrp.problem('forbidden', 'recording a Case Review needs a case role');
@@ -615,7 +609,6 @@ CREATE FUNCTION cdrp_impl.case_review_decide(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := p_args->'body'; cr cdrp.case_reviews; met boolean;
 BEGIN
-  replay := false;
   IF NOT cdrp.has_case_role(me.roles) THEN
     PERFORM cdrp.deny(me.agency, me.cn, 'case_review');
     status := 403; body := cdrp.problem('forbidden', 'deciding a Case Review needs a case role');
@@ -676,7 +669,6 @@ CREATE FUNCTION cdrp_impl.case_review_meeting(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE b jsonb := p_args->'body'; cr cdrp.case_reviews;
 BEGIN
-  replay := false;
   IF NOT cdrp.has_case_role(me.roles) THEN
     PERFORM cdrp.deny(me.agency, me.cn, 'case_review');
     status := 403; body := cdrp.problem('forbidden', 'recording a Case Review needs a case role');
@@ -726,7 +718,6 @@ CREATE FUNCTION cdrp_impl.case_review_stats(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE y int; d0 date; d1 date;
 BEGIN
-  replay := false;
   y := coalesce((p_args->'query'->>'year')::int, extract(year FROM cdrp.today())::int);
   d0 := make_date(y, 1, 1);
   d1 := make_date(y + 1, 1, 1);

@@ -207,7 +207,6 @@ CREATE FUNCTION cdrp_impl.risk_questionnaire(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE cfg jsonb;
 BEGIN
-  replay := false;
   cfg := cdrp.config(me.partnership_id);
   status := 200;
   body := jsonb_build_object(
@@ -229,7 +228,6 @@ DECLARE
   c cdrp.cases; cfg jsonb; b jsonb := p_args->'body'; bad jsonb; sc jsonb;
   pid bigint; ra cdrp.risk_assessments; prompts jsonb := '[]'::jsonb; vs int;
 BEGIN
-  replay := false;
   IF NOT cdrp.has_case_role(me.roles) THEN
     PERFORM cdrp.deny(me.agency, me.cn, 'risk_assessment');
     status := 403; body := cdrp.problem('forbidden', 'risk assessments need a case role');
@@ -278,7 +276,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
 DECLARE
   c cdrp.cases; cfg jsonb; b jsonb := p_args->'body'; owner int; a cdrp.actions;
 BEGIN
-  replay := false;
   IF NOT cdrp.has_case_role(me.roles) THEN
     PERFORM cdrp.deny(me.agency, me.cn, 'action');
     status := 403; body := cdrp.problem('forbidden', 'adding actions needs a case role');
@@ -337,7 +334,6 @@ DECLARE
   a cdrp.actions; b jsonb := p_args->'body'; new_status text;
   changed text[] := '{}';
 BEGIN
-  replay := false;
   -- Lock the case, then the action (the order action_add takes), so that
   -- cancelling the only written warning and adding a CPN cannot interleave.
   IF p_args->>'id' ~ '^[1-9][0-9]{0,17}$' THEN
