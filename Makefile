@@ -18,7 +18,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 PROTO_SRC  := $(wildcard proto/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c)
 CLIENT_SRC := $(wildcard client/*.c)
-SQL        := $(sort $(wildcard sql/*.sql))
+SQL        := $(sort $(wildcard sql/migrations/*.sql sql/code/*.sql))
 # The pure daemon units the unit tests link against.
 DAEMON_LIB := daemon/config.c daemon/tls.c daemon/log.c
 UNIT_SRC   := $(wildcard tests/unit/*.c)
@@ -40,7 +40,7 @@ $(B)/obj/%.o: %.c $(wildcard proto/*.h daemon/*.h client/*.h) | $(B)/migrations.
 # it expects can never drift apart.
 $(B)/migrations.h: $(SQL) deploy/embed-sql
 	@mkdir -p $(B)
-	deploy/embed-sql $(SQL) > $@.tmp && mv $@.tmp $@
+	deploy/embed-sql sql > $@.tmp && mv $@.tmp $@
 
 # db.c embeds the migrations: rebuild it when they change.
 $(B)/obj/daemon/db.o: $(B)/migrations.h

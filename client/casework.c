@@ -139,6 +139,16 @@ static const char u_case_person[] =
     "R: subject, victim, witness or household_member. --dob is YYYY-MM-DD.\n"
     "Address and contact are stored apart and never shown by case reads.\n"
     "Prints the person's id (for incident add --victim, risk assess --person).\n" TAIL;
+static const char u_case_legal_hold[] =
+    "usage: cdrp case legal-hold ID|REF --on|--off --reason TEXT [OPTIONS]\n"
+    "\n"
+    "Put a case under legal hold (--on), or release it (--off), saying why\n"
+    "(1-2000 characters). A case under legal hold is never erased by the\n"
+    "retention run, however long it has been closed (administrators).\n"
+    "\n"
+    "Prints: Case REF: legal hold on|off\n"
+    "A re-run the same day with the same words is a retry: it shows the first\n"
+    "answer again instead of recording the change twice.\n" TAIL;
 static const char u_incident_add[] =
     "usage: cdrp incident add CASE --occurred D --reported D --category C --place P\n"
     "                         [--ward W] [--description T] [--victim PERSON_ID]...\n"
@@ -388,6 +398,15 @@ static int b_remove(const struct cdrp_opts *o, json_t *b)
 {
 	put_str(o, b, "reason", "reason");
 	put_str(o, b, "exit_strategy", "exit-strategy");
+	return 0;
+}
+
+static int b_legal_hold(const struct cdrp_opts *o, json_t *b)
+{
+	if (cdrp_flag(o, "on") == cdrp_flag(o, "off"))
+		return cdrp_usage_error(o->cmd, "give --on (hold the case) or --off (release it)");
+	json_object_set_new(b, "hold", json_boolean(cdrp_flag(o, "on")));
+	put_str(o, b, "reason", "reason");
 	return 0;
 }
 
@@ -711,24 +730,50 @@ static int build_query(const struct cdrp_opts *o, char **out)
 /* The first argument as it goes into the path; 0 or a usage error. */
 static int path_id(const struct cdrp_opts *o, char *out, size_t outlen)
 {
+	static const char alnum[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 	const char *id = o->words[0];
 	size_t n = strlen(id);
 	bool number = n > 0 && n <= 18 && strspn(id, "0123456789") == n && strspn(id, "0") < n;
+	const char *want;
 
-	if (number) {
+	if (number && o->cmd->id_kind != CDRP_ID_AGENCY) {
 		snprintf(out, outlen, "%s", id + strspn(id, "0"));
 		return 0;
 	}
-	if (o->cmd->id_kind == CDRP_ID_CASE && n > 0 && n <= 40 &&
-	    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") == n &&
-	    strspn(id, "0123456789") < n) {
-		snprintf(out, outlen, "%s", id);
-		return 0;
+	switch (o->cmd->id_kind) {
+	case CDRP_ID_CASE:
+		if (n > 0 && n <= 40 &&
+		    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") ==
+		        n &&
+		    strspn(id, "0123456789") < n) {
+			snprintf(out, outlen, "%s", id);
+			return 0;
+		}
+		want = "a positive number or a case reference (ASB-2026-0042)";
+		break;
+	case CDRP_ID_ISA:
+		/* The reference rule of the database (one path segment). */
+		if (n > 0 && n <= 40 && strchr(alnum, id[0]) &&
+		    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+		        n) {
+			snprintf(out, outlen, "%s", id);
+			return 0;
+		}
+		want = "a positive number or an agreement reference (letters, digits, . _ -)";
+		break;
+	case CDRP_ID_AGENCY:
+		if (n >= 2 && n <= 16 && strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == n) {
+			snprintf(out, outlen, "%s", id);
+			return 0;
+		}
+		want = "2-16 capital letters and digits (e.g. HMPOL)";
+		break;
+	default:
+		want = "a positive number";
+		break;
 	}
-	return cdrp_usage_error(o->cmd, "%s must be %s", o->cmd->args_hint,
-	                        o->cmd->id_kind == CDRP_ID_CASE
-	                            ? "a positive number or a case reference (ASB-2026-0042)"
-	                            : "a positive number");
+	return cdrp_usage_error(o->cmd, "%s must be %s", o->cmd->args_hint, want);
 }
 
 /* "/v1/cases/{id}/close" with the id put in. */
@@ -798,6 +843,14 @@ static const char *const field_opts[] = {"occurred_on",
                                          "yes",
                                          "body",
                                          "TEXT",
+                                         "roles",
+                                         "role",
+                                         "display_name",
+                                         "display-name",
+                                         "dry_run",
+                                         "dry-run",
+                                         "hold",
+                                         "on",
                                          NULL};
 
 static int invalid_body(const struct cdrp_opts *o, const struct proto_error *pe)
@@ -808,6 +861,8 @@ static int invalid_body(const struct cdrp_opts *o, const struct proto_error *pe)
 
 	if (o->cmd->body == PB_REFERRAL)
 		return cdrp_invalid("referral", pe);
+	if (o->cmd->body == PB_ISA_CREATE)
+		return cdrp_invalid("agreement", pe);
 	snprintf(top, sizeof(top), "%.*s", (int)flen, pe->field);
 	for (const char *const *p = field_opts; p[0]; p += 2)
 		if (!strcmp(p[0], top) && (!strcmp(p[1], "TEXT") || strstr(o->cmd->opts, p[1]))) {
@@ -829,7 +884,7 @@ static int invalid_body(const struct cdrp_opts *o, const struct proto_error *pe)
 int cdrp_run_request(const struct cdrp_opts *o)
 {
 	const struct cdrp_command *cmd = o->cmd;
-	char id[64] = "", path[256], today[16], ifm[64] = "", full[1024];
+	char id[160] = "", path[256], today[16], ifm[64] = "", full[1024];
 	const char *headers[4] = {NULL, NULL, NULL, NULL};
 	char keyhdr[64];
 	struct http_response resp = {0};
@@ -866,14 +921,17 @@ int cdrp_run_request(const struct cdrp_opts *o)
 		 * asks, so re-running the command after a lost answer replays
 		 * instead of recording twice. (With If-Match the version
 		 * already refuses a second application.) */
-		if (cmd->if_match == CDRP_IM_NONE) {
-			size_t n = strlen(cmd->method) + strlen(path) + strlen(text) + 3;
+		if (cmd->if_match == CDRP_IM_NONE &&
+		    !(cmd->no_key_flag && cdrp_flag(o, cmd->no_key_flag))) {
+			size_t n = strlen(cmd->method) + strlen(path) + strlen(text) + 32;
 			char *what = malloc(n), key[48];
 			if (!what) {
 				rc = cdrp_oom();
 				goto out;
 			}
-			snprintf(what, n, "%s %s\n%s", cmd->method, path, text);
+			snprintf(what, n, "%s %s\n%s%s%s", cmd->method, path, text,
+			         cmd->key == CDRP_KEY_DAILY ? "\n" : "",
+			         cmd->key == CDRP_KEY_DAILY ? today : "");
 			rc = cdrp_derive_key(what, key, sizeof(key));
 			free(what);
 			if (rc != 0) {
@@ -1033,6 +1091,11 @@ const struct cdrp_command cdrp_casework_cmds[] = {
      .opts = " name role dob vulnerable address contact person-id ", .required = " role ",
      .method = "POST", .path = "/v1/cases/{id}/persons", .id_kind = CDRP_ID_CASE, .body = PB_PERSON,
      .build = b_person, .render = render_person_link},
+    {"case", "legal-hold", "case legal-hold ID|REF", "put a case under legal hold, or release it",
+     u_case_legal_hold, ARGS(1, 1, "a case ID or REF"), .opts = " on off reason ",
+     .required = " reason ", .method = "POST", .path = "/v1/cases/{id}/legal-hold",
+     .id_kind = CDRP_ID_CASE, .body = PB_LEGAL_HOLD, .build = b_legal_hold,
+     .render = render_legal_hold, .key = CDRP_KEY_DAILY},
     /* incidents */
     {"incident", "add", "incident add CASE", "record an incident (or another agency's report)",
      u_incident_add, ARGS(1, 1, "a CASE (id or reference)"),

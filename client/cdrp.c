@@ -37,6 +37,10 @@ static const char cdrp_usage_tail[] =
     "  --cert FILE        client certificate, PEM                  (env CDRP_CERT)\n"
     "  --key FILE         client private key, PEM, not encrypted   (env CDRP_KEY)\n"
     "  --timeout SECONDS  time limit for each request (default 30)\n"
+    "  --partnership CODE act within this partnership, for an agency that belongs\n"
+    "                     to several                               (env CDRP_PARTNERSHIP)\n"
+    "  --why TEXT         why you need the data (10-500 characters): required to\n"
+    "                     read OFFICIAL-SENSITIVE cases and referrals; audited\n"
     "  --json             print the server's JSON answer (pretty-printed) instead of\n"
     "                     text; error answers too, while the message goes to stderr\n"
     "  -h, --help         show help\n"
@@ -153,13 +157,27 @@ static const struct cdrp_command cdrp_intake_cmds[] = {
 };
 #define CDRP_NINTAKE (sizeof(cdrp_intake_cmds) / sizeof(cdrp_intake_cmds[0]))
 
-/* Every command, intake first, in the order --help lists them. */
+/* Every command, intake first, then casework, then agreements and
+ * administration, in the order --help lists them. */
 static const struct cdrp_command *cdrp_command_at(size_t i)
 {
 	if (i < CDRP_NINTAKE)
 		return &cdrp_intake_cmds[i];
 	i -= CDRP_NINTAKE;
-	return i < cdrp_casework_ncmds ? &cdrp_casework_cmds[i] : NULL;
+	if (i < cdrp_casework_ncmds)
+		return &cdrp_casework_cmds[i];
+	i -= cdrp_casework_ncmds;
+	return i < cdrp_admin_ncmds ? &cdrp_admin_cmds[i] : NULL;
+}
+
+/* Command names may be two words ("agency add"): `sub` ("agency") is
+ * then a subgroup of the group. Is c in group (and subgroup, if given)? */
+static bool cdrp_cmd_in(const struct cdrp_command *c, const char *group, const char *sub)
+{
+	size_t n = sub ? strlen(sub) : 0;
+
+	return c->group && !strcmp(c->group, group) &&
+	       (!sub || (!strncmp(c->name, sub, n) && c->name[n] == ' '));
 }
 
 /* Width of the synopsis column in the command lists. */
@@ -187,18 +205,19 @@ static void cdrp_print_main_usage(void)
 	fputs(cdrp_usage_tail, stdout);
 }
 
-static void cdrp_print_group_usage(const char *group)
+static void cdrp_print_group_usage(const char *group, const char *sub)
 {
 	const struct cdrp_command *c;
 	int w = cdrp_synopsis_width();
 
-	printf("usage: cdrp %s COMMAND [ARGS] [OPTIONS]\n\nCommands:\n", group);
+	printf("usage: cdrp %s%s%s COMMAND [ARGS] [OPTIONS]\n\nCommands:\n", group, sub ? " " : "",
+	       sub ? sub : "");
 	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++)
-		if (c->group && !strcmp(c->group, group))
+		if (cdrp_cmd_in(c, group, sub))
 			printf("  %-*s %s\n", w, c->synopsis, c->summary);
-	printf("\ncdrp %s COMMAND --help for details; cdrp --help for the connection\n"
+	printf("\ncdrp %s%s%s COMMAND --help for details; cdrp --help for the connection\n"
 	       "options and exit codes.\n",
-	       group);
+	       group, sub ? " " : "", sub ? sub : "");
 }
 
 static int cdrp_usage_errorv(const char *group, const char *name, const char *fmt, va_list ap)
@@ -224,16 +243,16 @@ int cdrp_usage_error(const struct cdrp_command *cmd, const char *fmt, ...)
 	return rc;
 }
 
-static int cdrp_group_usage_error(const char *group, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static int cdrp_group_usage_error(const char *group, const char *sub, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static int cdrp_group_usage_error(const char *group, const char *fmt, ...)
+static int cdrp_group_usage_error(const char *group, const char *sub, const char *fmt, ...)
 {
 	va_list ap;
 	int rc;
 
 	va_start(ap, fmt);
-	rc = cdrp_usage_errorv(group, NULL, fmt, ap);
+	rc = cdrp_usage_errorv(group, sub, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -258,6 +277,8 @@ static const struct cdrp_optdef cdrp_optdefs[] = {
     {"cert", true, true},
     {"key", true, true},
     {"timeout", true, true},
+    {"why", true, true},
+    {"partnership", true, true},
     {"json", false, true},
     {"help", false, true},
     {"idempotency-key", true, false},
@@ -313,6 +334,15 @@ static const struct cdrp_optdef cdrp_optdefs[] = {
     {"date", true, false},
     {"recommendation", true, false},
     {"year", true, false},
+    /* agreements and administration */
+    {"on", false, false},
+    {"off", false, false},
+    {"note", true, false},
+    {"agency", true, false},
+    {"cn", true, false},
+    {"display-name", true, false},
+    {"no-roles", false, false},
+    {"dry-run", false, false},
 };
 
 const char *cdrp_opt(const struct cdrp_opts *o, const char *name)
@@ -358,6 +388,10 @@ static int cdrp_set_opt(struct cdrp_opts *o, const struct cdrp_optdef *d, const 
 		o->key = v;
 	} else if (!strcmp(n, "timeout")) {
 		o->timeout = v;
+	} else if (!strcmp(n, "why")) {
+		o->why = v;
+	} else if (!strcmp(n, "partnership")) {
+		o->partnership = v;
 	} else if (!strcmp(n, "json")) {
 		o->json = true;
 	} else if (!strcmp(n, "help")) {
@@ -432,18 +466,19 @@ static bool cdrp_in_list(const char *list, const char *w)
 	return false;
 }
 
-/* "submit, show or list": the commands of a group, for an error. */
-static void cdrp_group_names(const char *group, char *out, size_t outlen)
+/* "submit, show or list": the commands of a group (or subgroup), for an
+ * error. */
+static void cdrp_group_names(const char *group, const char *sub, char *out, size_t outlen)
 {
 	const struct cdrp_command *c;
-	size_t n = 0, k = 0, len = 0;
+	size_t n = 0, k = 0, len = 0, skip = sub ? strlen(sub) + 1 : 0;
 
 	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++)
-		if (c->group && !strcmp(c->group, group))
+		if (cdrp_cmd_in(c, group, sub))
 			n++;
 	out[0] = '\0';
 	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++) {
-		if (!c->group || strcmp(c->group, group) != 0)
+		if (!cdrp_cmd_in(c, group, sub))
 			continue;
 		k++;
 		len = strlen(out);
@@ -451,8 +486,19 @@ static void cdrp_group_names(const char *group, char *out, size_t outlen)
 		         k == 1   ? ""
 		         : k == n ? " or "
 		                  : ", ",
-		         c->name);
+		         c->name + skip);
 	}
+}
+
+/* Is `sub` the first word of two-word command names of the group? */
+static bool cdrp_is_subgroup(const char *group, const char *sub)
+{
+	const struct cdrp_command *c;
+
+	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++)
+		if (cdrp_cmd_in(c, group, sub))
+			return true;
+	return false;
 }
 
 /* Work out the command from the words; --help wins over argument errors
@@ -483,25 +529,47 @@ static int cdrp_resolve(struct cdrp_opts *o)
 			cmd = c;
 	}
 	if (is_group) {
-		char names[256];
+		const char *g = o->words[0], *sub = o->nwords > 1 ? o->words[1] : NULL;
+		char names[512];
 
 		if (o->nwords < 2) {
 			if (o->help) {
-				cdrp_print_group_usage(o->words[0]);
+				cdrp_print_group_usage(g, NULL);
 				return CDRP_EXIT_OK;
 			}
-			cdrp_group_names(o->words[0], names, sizeof(names));
-			return cdrp_group_usage_error(o->words[0], "%s needs a command: %s",
-			                              o->words[0], names);
+			cdrp_group_names(g, NULL, names, sizeof(names));
+			return cdrp_group_usage_error(g, NULL, "%s needs a command: %s", g, names);
 		}
-		first = 2;
-		for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++)
-			if (c->group && !strcmp(c->group, o->words[0]) &&
-			    !strcmp(c->name, o->words[1]))
+		for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++) {
+			size_t n = strlen(sub);
+
+			if (!cdrp_cmd_in(c, g, NULL))
+				continue;
+			if (!strcmp(c->name, sub)) {
 				cmd = c;
+				first = 2;
+			} else if (o->nwords > 2 && cdrp_cmd_in(c, g, sub) &&
+			           !strcmp(c->name + n + 1, o->words[2])) {
+				cmd = c;
+				first = 3;
+			}
+		}
+		/* "admin agency" alone, or with a word that is not one of its
+		 * commands */
+		if (!cmd && cdrp_is_subgroup(g, sub)) {
+			if (o->help && o->nwords == 2) {
+				cdrp_print_group_usage(g, sub);
+				return CDRP_EXIT_OK;
+			}
+			cdrp_group_names(g, sub, names, sizeof(names));
+			if (o->nwords == 2)
+				return cdrp_group_usage_error(g, sub, "%s %s needs a command: %s",
+				                              g, sub, names);
+			return cdrp_group_usage_error(g, sub, "unknown %s %s command '%s'", g, sub,
+			                              o->words[2]);
+		}
 		if (!cmd)
-			return cdrp_group_usage_error(o->words[0], "unknown %s command '%s'",
-			                              o->words[0], o->words[1]);
+			return cdrp_group_usage_error(g, NULL, "unknown %s command '%s'", g, sub);
 	} else if (!cmd) {
 		return cdrp_usage_error(NULL, "unknown command '%s'", o->words[0]);
 	}
@@ -762,8 +830,35 @@ int cdrp_call(const struct cdrp_opts *o, struct http_client *c, const char *meth
 	struct http_error err;
 	enum http_err e;
 
+	/* The caller's headers plus the scope of every request. */
+	enum { EXTRA_MAX = 8 };
+	const char *all[EXTRA_MAX + 3];
+	char whyhdr[PROTO_JUSTIFICATION_MAX + 32], phdr[64];
+	struct proto_error pe = {0};
+	const char *partnership = cdrp_setting(o->partnership, "CDRP_PARTNERSHIP");
+	size_t n = 0;
+
 	*docp = NULL;
-	e = http_request(c, method, path, headers, body, body_len, resp, &err);
+	*sent = false;
+	if ((o->why && !proto_valid_justification(o->why, &pe)) ||
+	    (partnership && !proto_valid_partnership(partnership, &pe))) {
+		fprintf(stderr, "cdrp: %s: %s\n",
+		        !strcmp(pe.field, PROTO_PARTNERSHIP_HEADER) ? "--partnership" : "--why",
+		        pe.detail);
+		return CDRP_EXIT_USAGE;
+	}
+	for (; headers && headers[n] && n < EXTRA_MAX; n++)
+		all[n] = headers[n];
+	if (o->why) {
+		snprintf(whyhdr, sizeof whyhdr, "%s: %s", PROTO_JUSTIFICATION_HEADER, o->why);
+		all[n++] = whyhdr;
+	}
+	if (partnership) {
+		snprintf(phdr, sizeof phdr, "%s: %s", PROTO_PARTNERSHIP_HEADER, partnership);
+		all[n++] = phdr;
+	}
+	all[n] = NULL;
+	e = http_request(c, method, path, n ? all : NULL, body, body_len, resp, &err);
 	*sent = err.request_sent;
 	if (e != HTTP_OK) {
 		fprintf(stderr, "cdrp: %s\n", err.msg);

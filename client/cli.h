@@ -42,6 +42,7 @@ struct cdrp_command;
 struct cdrp_opts {
 	/* options every command accepts */
 	const char *url, *ca, *cert, *key, *timeout;
+	const char *why, *partnership; /* sent as headers with every request */
 	bool json, help;
 	int timeout_sec;
 	/* the command-specific options, in the order given */
@@ -64,7 +65,19 @@ enum cdrp_if_match {
 enum cdrp_id_kind {
 	CDRP_ID_NONE,
 	CDRP_ID_NUMBER, /* a positive integer */
-	CDRP_ID_CASE    /* a positive integer or a case reference */
+	CDRP_ID_CASE,   /* a positive integer or a case reference */
+	CDRP_ID_ISA,    /* a positive integer or an ISA reference (may hold '/') */
+	CDRP_ID_AGENCY  /* an agency code: 2-16 of A-Z and 0-9 */
+};
+
+/* Which Idempotency-Key a write without If-Match sends. */
+enum cdrp_key {
+	CDRP_KEY_REQUEST, /* derived from the request: a re-run replays */
+	/* derived from the request and today's date (UTC): for changes that
+	 * may be asked again later in the same words (suspend, resume, hold
+	 * on/off, roles, a retention run), where a key for ever would replay
+	 * an old answer instead of doing it */
+	CDRP_KEY_DAILY
 };
 
 /* One command. Those with `run` do everything themselves; the others are
@@ -94,10 +107,15 @@ struct cdrp_command {
 	int (*prepare)(const struct cdrp_opts *o, struct http_client *c, json_t *body);
 	void (*render)(const json_t *doc);
 	const char *empty; /* lists: what to print for no items */
+	enum cdrp_key key;
+	const char *no_key_flag; /* this flag makes the write a preview: no key */
 };
 
 extern const struct cdrp_command cdrp_casework_cmds[];
 extern const size_t cdrp_casework_ncmds;
+/* Information-sharing agreements and administration (admin.c). */
+extern const struct cdrp_command cdrp_admin_cmds[];
+extern const size_t cdrp_admin_ncmds;
 
 /* Options given for the command: the last value (NULL if absent; "" for
  * a flag), whether a flag is set, every value of a repeatable one. */

@@ -64,6 +64,16 @@ void render_risk(const json_t *r);
 void render_action(const json_t *a);
 void render_application(const json_t *a);
 void render_stats(const json_t *s);
+void render_legal_hold(const json_t *h);
+/* Agreements and administration (render_case.c); each writes to stdout. */
+void render_isa(const json_t *isa);
+void render_isa_change(const json_t *isa);
+void render_isas(const json_t *list);
+void render_agency(const json_t *a);
+void render_agencies(const json_t *list);
+void render_user(const json_t *u);
+void render_users(const json_t *list);
+void render_retention(const json_t *r);
 /* Any object as "Label: value" lines (nested objects indented). */
 void render_object(FILE *out, int indent, const json_t *obj);
 

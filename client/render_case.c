@@ -651,3 +651,184 @@ void render_stats(const json_t *s)
 	fputs("Case Review statistics\n", stdout);
 	object_ordered(stdout, 2, s, order);
 }
+
+/* ---- legal hold, agreements, administration ---- */
+
+void render_legal_hold(const json_t *h)
+{
+	fputs("Case ", stdout);
+	cell(stdout, get(h, "case"));
+	fputs(": legal hold ", stdout);
+	fputs(json_is_true(get(h, "legal_hold"))    ? "on"
+	      : json_is_false(get(h, "legal_hold")) ? "off"
+	                                            : "?",
+	      stdout);
+	fputc('\n', stdout);
+}
+
+/* "Agreement ISA-2026-01 (id 3): active, in force, REVIEW DUE" */
+static void isa_title(FILE *out, const json_t *isa)
+{
+	fputs("Agreement ", out);
+	cell(out, get(isa, "reference"));
+	fputs(" (id ", out);
+	cell(out, get(isa, "id"));
+	fputs("): ", out);
+	cell(out, get(isa, "status"));
+	fputs(json_is_true(get(isa, "in_force")) ? ", in force" : ", not in force", out);
+	if (json_is_true(get(isa, "review_due")))
+		fputs(", ** REVIEW DUE **", out);
+	fputc('\n', out);
+}
+
+static void isa_parties(FILE *out, const json_t *parties)
+{
+	static const struct render_col cols[] = {
+	    {"AGENCY", "agency"}, {"SIGNED", "signed"}, {"SIGNED AT", "signed_at"}};
+
+	render_section(out, "Parties", json_array_size(parties), true);
+	if (json_array_size(parties) > 0)
+		table(out, 2, parties, cols, NCOLS(cols));
+}
+
+void render_isa(const json_t *isa)
+{
+	FILE *out = stdout;
+
+	isa_title(out, isa);
+	render_kv(out, 2, "Title", get(isa, "title"));
+	render_kv(out, 2, "Purpose", get(isa, "purpose"));
+	render_kv(out, 2, "Description", get(isa, "description"));
+	render_label(out, 2, "Data categories");
+	cell(out, get(isa, "data_categories"));
+	fputc('\n', out);
+	render_kv(out, 2, "Lawful basis", get(isa, "lawful_basis"));
+	render_kv(out, 2, "Marking", get(isa, "marking"));
+	render_kv(out, 2, "Retention months", get(isa, "retention_months"));
+	render_kv(out, 2, "Starts on", get(isa, "starts_on"));
+	render_kv(out, 2, "Review on", get(isa, "review_on"));
+	render_kv(out, 2, "Ends on", get(isa, "ends_on"));
+	render_kv(out, 2, "Status reason", get(isa, "status_reason"));
+	isa_parties(out, get(isa, "parties"));
+}
+
+/* After a change: status, why, and who has signed. */
+void render_isa_change(const json_t *isa)
+{
+	isa_title(stdout, isa);
+	render_kv(stdout, 2, "Title", get(isa, "title"));
+	render_kv(stdout, 2, "Status reason", get(isa, "status_reason"));
+	isa_parties(stdout, get(isa, "parties"));
+}
+
+void render_isas(const json_t *list)
+{
+	static const struct render_col cols[] = {
+	    {"ID", "id"},
+	    {"REFERENCE", "reference"},
+	    {"STATUS", "status"},
+	    {"IN FORCE", "in_force"},
+	    {"REVIEW DUE", "review_due"},
+	    {"PURPOSE", "purpose"},
+	    {"STARTS", "starts_on"},
+	    {"ENDS", "ends_on"},
+	    {"TITLE", "title"},
+	};
+	const json_t *items = get(list, "items"), *ps = get(list, "prompts"), *p;
+	size_t i;
+
+	if (json_array_size(items) == 0)
+		puts("no agreements");
+	else
+		table(stdout, 0, items, cols, NCOLS(cols));
+	if (json_array_size(ps) == 0)
+		return;
+	render_section(stdout, "Prompts", json_array_size(ps), true);
+	json_array_foreach(ps, i, p)
+	{
+		fputs("  ! ", stdout);
+		cell(stdout,
+		     json_is_string(get(p, "detail")) ? get(p, "detail") : get(p, "prompt"));
+		fputs(" [", stdout);
+		cell(stdout, get(p, "prompt"));
+		fputs(", ", stdout);
+		cell(stdout, get(p, "isa"));
+		fputs("]\n", stdout);
+	}
+}
+
+static const struct render_col agency_cols[] = {
+    {"CODE", "code"}, {"NAME", "name"}, {"KIND", "kind"}, {"ACTIVE", "active"}, {"HOME", "home"},
+};
+
+/* "Agency HMXX: Name (kind), active" */
+void render_agency(const json_t *a)
+{
+	fputs("Agency ", stdout);
+	cell(stdout, get(a, "code"));
+	fputs(": ", stdout);
+	cell(stdout, get(a, "name"));
+	fputs(" (", stdout);
+	cell(stdout, get(a, "kind"));
+	fputs("), ", stdout);
+	fputs(json_is_false(get(a, "active")) ? "DISABLED" : "active", stdout);
+	fputc('\n', stdout);
+}
+
+void render_agencies(const json_t *list)
+{
+	if (json_array_size(get(list, "items")) == 0)
+		puts("no agencies");
+	else
+		table(stdout, 0, get(list, "items"), agency_cols, NCOLS(agency_cols));
+}
+
+static const struct render_col user_cols[] = {
+    {"ID", "id"},       {"AGENCY", "agency"}, {"CN", "cn"}, {"NAME", "display_name"},
+    {"ROLES", "roles"}, {"ACTIVE", "active"},
+};
+
+/* "User 12: Riley Stranger (HMPOL), active; roles admin" */
+void render_user(const json_t *u)
+{
+	fputs("User ", stdout);
+	cell(stdout, get(u, "id"));
+	fputs(": ", stdout);
+	cell(stdout, get(u, "cn"));
+	fputs(" (", stdout);
+	cell(stdout, get(u, "agency"));
+	fputs("), ", stdout);
+	fputs(json_is_false(get(u, "active")) ? "DISABLED" : "active", stdout);
+	fputc('\n', stdout);
+	render_kv(stdout, 2, "Display name", get(u, "display_name"));
+	render_label(stdout, 2, "Roles");
+	if (json_is_array(get(u, "roles")) && json_array_size(get(u, "roles")) == 0)
+		fputs("none (registered, allowed nothing)", stdout);
+	else
+		cell(stdout, get(u, "roles"));
+	fputc('\n', stdout);
+}
+
+void render_users(const json_t *list)
+{
+	if (json_array_size(get(list, "items")) == 0)
+		puts("no users");
+	else
+		table(stdout, 0, get(list, "items"), user_cols, NCOLS(user_cols));
+}
+
+void render_retention(const json_t *r)
+{
+	static const struct render_col cols[] = {{"CASE", "case"}, {"CLOSED AT", "closed_at"}};
+	bool dry = json_is_true(get(r, "dry_run"));
+	const json_t *erased = get(r, "erased");
+
+	fputs(dry ? "Retention run (dry run): " : "Retention run: ", stdout);
+	cell(stdout, get(r, "count"));
+	fputs(dry ? " case(s) would be erased\n" : " case(s) erased\n", stdout);
+	if (json_array_size(erased) > 0)
+		table(stdout, 2, erased, cols, NCOLS(cols));
+	render_label(stdout, 2, "Kept (legal hold)");
+	cell(stdout, get(r, "held"));
+	fputc('\n', stdout);
+}

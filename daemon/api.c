@@ -19,7 +19,6 @@
 #include <time.h>
 
 #define API_RETRY_AFTER_S "2"
-#define API_ID_MAX        20
 
 struct route;
 struct api_req {
@@ -35,9 +34,10 @@ struct api_req {
 	struct timespec started;
 };
 
-/* One endpoint. Generic routes call cdrp_api.call(agency, cn, fn, args)
- * with args {id, body, query, if_match}, which runs cdrp_impl.<fn> for the
- * resolved caller; the others have their own handler and SQL. */
+/* One endpoint. Every route calls cdrp_api.call(agency, cn, fn, args, key,
+ * hash, partnership, why) with args {id, body, query, if_match}, which
+ * runs cdrp_impl.<fn> for the resolved caller; the kinds differ only in
+ * how cdrpd reads the request. */
 enum route_kind { RK_HEALTH, RK_REFERRAL_SUBMIT, RK_REFERRAL_GET, RK_REFERRAL_LIST, RK_GENERIC };
 struct route {
 	enum evhttp_cmd_type method;
@@ -47,7 +47,6 @@ struct route {
 	enum proto_body body;
 	enum proto_query query;
 	bool if_match;
-	int stmt; /* set by api_init() */
 };
 #define GET                   EVHTTP_REQ_GET
 #define POST                  EVHTTP_REQ_POST
@@ -55,49 +54,72 @@ struct route {
 #define PATCH                 EVHTTP_REQ_PATCH
 #define ROUTE_REFERRAL_SUBMIT 1
 static struct route routes[] = {
-    {GET, "/v1/health", "health", RK_HEALTH, PB_NONE, PQ_NONE, false, 0},
-    {POST, "/v1/referrals", "referral_submit", RK_REFERRAL_SUBMIT, PB_NONE, PQ_NONE, false, 0},
-    {GET, "/v1/referrals", "referral_list", RK_REFERRAL_LIST, PB_NONE, PQ_NONE, false, 0},
-    {GET, "/v1/referrals/{id}", "referral_get", RK_REFERRAL_GET, PB_NONE, PQ_NONE, false, 0},
-    {PUT, "/v1/referrals/{id}", "referral_resubmit", RK_GENERIC, PB_REFERRAL, PQ_NONE, false, 0},
-    {POST, "/v1/referrals/{id}/accept", "referral_accept", RK_GENERIC, PB_ACCEPT, PQ_NONE, false,
-     0},
-    {POST, "/v1/referrals/{id}/decline", "referral_decline", RK_GENERIC, PB_DECLINE, PQ_NONE, false,
-     0},
+    {GET, "/v1/health", "health", RK_HEALTH, PB_NONE, PQ_NONE, false},
+    {POST, "/v1/referrals", "referral_submit", RK_REFERRAL_SUBMIT, PB_NONE, PQ_NONE, false},
+    {GET, "/v1/referrals", "referral_list", RK_REFERRAL_LIST, PB_NONE, PQ_NONE, false},
+    {GET, "/v1/referrals/{id}", "referral_get", RK_REFERRAL_GET, PB_NONE, PQ_NONE, false},
+    {PUT, "/v1/referrals/{id}", "referral_resubmit", RK_GENERIC, PB_REFERRAL, PQ_NONE, false},
+    {POST, "/v1/referrals/{id}/accept", "referral_accept", RK_GENERIC, PB_ACCEPT, PQ_NONE, false},
+    {POST, "/v1/referrals/{id}/decline", "referral_decline", RK_GENERIC, PB_DECLINE, PQ_NONE,
+     false},
     {POST, "/v1/referrals/{id}/request-info", "referral_request_info", RK_GENERIC, PB_REQUEST_INFO,
-     PQ_NONE, false, 0},
-    {GET, "/v1/cases", "case_list", RK_GENERIC, PB_NONE, PQ_CASES, false, 0},
-    {GET, "/v1/cases/{id}", "case_get", RK_GENERIC, PB_NONE, PQ_NONE, false, 0},
-    {PATCH, "/v1/cases/{id}", "case_update", RK_GENERIC, PB_CASE_PATCH, PQ_NONE, true, 0},
-    {POST, "/v1/cases/{id}/close", "case_close", RK_GENERIC, PB_CASE_CLOSE, PQ_NONE, true, 0},
-    {POST, "/v1/cases/{id}/reopen", "case_reopen", RK_GENERIC, PB_CASE_REOPEN, PQ_NONE, true, 0},
-    {POST, "/v1/cases/{id}/strand", "case_strand", RK_GENERIC, PB_STRAND, PQ_NONE, true, 0},
+     PQ_NONE, false},
+    {GET, "/v1/cases", "case_list", RK_GENERIC, PB_NONE, PQ_CASES, false},
+    {GET, "/v1/cases/{id}", "case_get", RK_GENERIC, PB_NONE, PQ_NONE, false},
+    {PATCH, "/v1/cases/{id}", "case_update", RK_GENERIC, PB_CASE_PATCH, PQ_NONE, true},
+    {POST, "/v1/cases/{id}/close", "case_close", RK_GENERIC, PB_CASE_CLOSE, PQ_NONE, true},
+    {POST, "/v1/cases/{id}/reopen", "case_reopen", RK_GENERIC, PB_CASE_REOPEN, PQ_NONE, true},
+    {POST, "/v1/cases/{id}/strand", "case_strand", RK_GENERIC, PB_STRAND, PQ_NONE, true},
     {POST, "/v1/cases/{id}/ppo-removal", "case_ppo_removal", RK_GENERIC, PB_PPO_REMOVAL, PQ_NONE,
-     true, 0},
-    {GET, "/v1/cases/{id}/history", "case_history", RK_GENERIC, PB_NONE, PQ_NONE, false, 0},
-    {POST, "/v1/cases/{id}/notes", "case_note_add", RK_GENERIC, PB_NOTE, PQ_NONE, false, 0},
-    {GET, "/v1/cases/{id}/notes", "case_notes", RK_GENERIC, PB_NONE, PQ_NONE, false, 0},
-    {POST, "/v1/cases/{id}/persons", "case_person_add", RK_GENERIC, PB_PERSON, PQ_NONE, false, 0},
-    {POST, "/v1/cases/{id}/incidents", "incident_add", RK_GENERIC, PB_INCIDENT, PQ_NONE, false, 0},
-    {GET, "/v1/cases/{id}/incidents", "incident_list", RK_GENERIC, PB_NONE, PQ_NONE, false, 0},
-    {POST, "/v1/cases/{id}/risk", "risk_assess", RK_GENERIC, PB_RISK, PQ_NONE, false, 0},
-    {POST, "/v1/cases/{id}/actions", "action_add", RK_GENERIC, PB_ACTION, PQ_NONE, false, 0},
-    {PATCH, "/v1/actions/{id}", "action_update", RK_GENERIC, PB_ACTION_PATCH, PQ_NONE, true, 0},
-    {GET, "/v1/victims", "victim_list", RK_GENERIC, PB_NONE, PQ_VICTIMS, false, 0},
-    {POST, "/v1/persons/{id}/flags", "person_flag_add", RK_GENERIC, PB_FLAG, PQ_NONE, false, 0},
-    {GET, "/v1/persons/{id}/case-review", "person_case_review", RK_GENERIC, PB_NONE, PQ_NONE, false,
-     0},
-    {POST, "/v1/case-reviews", "case_review_apply", RK_GENERIC, PB_CASE_REVIEW, PQ_NONE, false, 0},
+     true},
+    {GET, "/v1/cases/{id}/history", "case_history", RK_GENERIC, PB_NONE, PQ_NONE, false},
+    {POST, "/v1/cases/{id}/notes", "case_note_add", RK_GENERIC, PB_NOTE, PQ_NONE, false},
+    {GET, "/v1/cases/{id}/notes", "case_notes", RK_GENERIC, PB_NONE, PQ_NONE, false},
+    {POST, "/v1/cases/{id}/persons", "case_person_add", RK_GENERIC, PB_PERSON, PQ_NONE, false},
+    {POST, "/v1/cases/{id}/incidents", "incident_add", RK_GENERIC, PB_INCIDENT, PQ_NONE, false},
+    {GET, "/v1/cases/{id}/incidents", "incident_list", RK_GENERIC, PB_NONE, PQ_NONE, false},
+    {POST, "/v1/cases/{id}/risk", "risk_assess", RK_GENERIC, PB_RISK, PQ_NONE, false},
+    {POST, "/v1/cases/{id}/actions", "action_add", RK_GENERIC, PB_ACTION, PQ_NONE, false},
+    {PATCH, "/v1/actions/{id}", "action_update", RK_GENERIC, PB_ACTION_PATCH, PQ_NONE, true},
+    {GET, "/v1/victims", "victim_list", RK_GENERIC, PB_NONE, PQ_VICTIMS, false},
+    {POST, "/v1/persons/{id}/flags", "person_flag_add", RK_GENERIC, PB_FLAG, PQ_NONE, false},
+    {GET, "/v1/persons/{id}/case-review", "person_case_review", RK_GENERIC, PB_NONE, PQ_NONE,
+     false},
+    {POST, "/v1/case-reviews", "case_review_apply", RK_GENERIC, PB_CASE_REVIEW, PQ_NONE, false},
     {POST, "/v1/case-reviews/{id}/decision", "case_review_decide", RK_GENERIC, PB_CR_DECISION,
-     PQ_NONE, false, 0},
+     PQ_NONE, false},
     {POST, "/v1/case-reviews/{id}/meeting", "case_review_meeting", RK_GENERIC, PB_CR_MEETING,
-     PQ_NONE, false, 0},
-    {GET, "/v1/case-reviews/stats", "case_review_stats", RK_GENERIC, PB_NONE, PQ_STATS, false, 0},
-    {GET, "/v1/risk/questionnaire", "risk_questionnaire", RK_GENERIC, PB_NONE, PQ_NONE, false, 0},
+     PQ_NONE, false},
+    {GET, "/v1/case-reviews/stats", "case_review_stats", RK_GENERIC, PB_NONE, PQ_STATS, false},
+    {GET, "/v1/risk/questionnaire", "risk_questionnaire", RK_GENERIC, PB_NONE, PQ_NONE, false},
+    /* information-sharing agreements */
+    {POST, "/v1/isas", "isa_create", RK_GENERIC, PB_ISA_CREATE, PQ_NONE, false},
+    {GET, "/v1/isas", "isa_list", RK_GENERIC, PB_NONE, PQ_ISAS, false},
+    {GET, "/v1/isas/{id}", "isa_get", RK_GENERIC, PB_NONE, PQ_NONE, false},
+    {POST, "/v1/isas/{id}/sign", "isa_sign", RK_GENERIC, PB_ISA_SIGN, PQ_NONE, false},
+    {POST, "/v1/isas/{id}/suspend", "isa_suspend", RK_GENERIC, PB_REASON, PQ_NONE, false},
+    {POST, "/v1/isas/{id}/resume", "isa_resume", RK_GENERIC, PB_REASON, PQ_NONE, false},
+    {POST, "/v1/isas/{id}/terminate", "isa_terminate", RK_GENERIC, PB_REASON, PQ_NONE, false},
+    /* administration */
+    {POST, "/v1/admin/agencies", "admin_agency_add", RK_GENERIC, PB_AGENCY_ADD, PQ_NONE, false},
+    {GET, "/v1/admin/agencies", "admin_agency_list", RK_GENERIC, PB_NONE, PQ_NONE, false},
+    {POST, "/v1/admin/agencies/{id}/disable", "admin_agency_disable", RK_GENERIC, PB_REASON,
+     PQ_NONE, false},
+    {POST, "/v1/admin/users", "admin_user_add", RK_GENERIC, PB_USER_ADD, PQ_NONE, false},
+    {GET, "/v1/admin/users", "admin_user_list", RK_GENERIC, PB_NONE, PQ_USERS, false},
+    {POST, "/v1/admin/users/{id}/disable", "admin_user_disable", RK_GENERIC, PB_REASON, PQ_NONE,
+     false},
+    {PUT, "/v1/admin/users/{id}/roles", "admin_user_roles", RK_GENERIC, PB_USER_ROLES, PQ_NONE,
+     false},
+    {POST, "/v1/admin/retention/run", "admin_retention_run", RK_GENERIC, PB_RETENTION_RUN,
+     PQ_NONE, false},
+    {GET, "/v1/admin/sar", "admin_sar", RK_GENERIC, PB_NONE, PQ_SAR, false},
+    {POST, "/v1/cases/{id}/legal-hold", "admin_legal_hold", RK_GENERIC, PB_LEGAL_HOLD, PQ_NONE,
+     false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
-/* cdrp_api.idempotent: a generic write with an Idempotency-Key. */
-static int idempotent_stmt;
+/* The one statement: cdrp_api.call. */
+static int call_stmt;
 
 static double elapsed_ms(const struct timespec *t0)
 {
@@ -245,9 +267,23 @@ static void db_answered(void *arg, const struct db_result *res)
 	respond_problem_etag(r, &pe, res->etag);
 }
 
-static void call_db(struct api_req *r, int stmt, const char *const *params, int n)
+/* Calls cdrp_api.call for the request: `args` as JSON text, and the
+ * Idempotency-Key and request hash, or NULLs. The partnership and
+ * justification headers are checked here, once for every route. */
+static void call_api(struct api_req *r, const char *args, const char *key, const char *hash)
 {
-	r->query = db_call(r->d->db, stmt, params, n, db_answered, r);
+	struct evkeyvalq *in = evhttp_request_get_input_headers(r->req);
+	struct proto_error pe = {0};
+	const char *partnership = evhttp_find_header(in, PROTO_PARTNERSHIP_HEADER);
+	const char *why = evhttp_find_header(in, PROTO_JUSTIFICATION_HEADER);
+	if ((partnership && !proto_valid_partnership(partnership, &pe)) ||
+	    (why && !proto_valid_justification(why, &pe))) {
+		respond_problem(r, &pe);
+		return;
+	}
+	const char *params[] = {r->who.agency, r->who.user, r->rt->fn,   args,
+	                        key,           hash,        partnership, why};
+	r->query = db_call(r->d->db, call_stmt, params, 8, db_answered, r);
 	if (!r->query) {
 		respond_error(r, PROTO_DATABASE_UNAVAILABLE, NULL,
 		              "the database is unavailable; retry later");
@@ -260,6 +296,17 @@ static void call_db(struct api_req *r, int stmt, const char *const *params, int 
 		log_fatal("out of memory");
 	evtimer_add(r->deadline, &tv);
 	evhttp_connection_set_closecb(r->evcon, conn_closed, r);
+}
+
+/* call_api with `args` built here (consumed). */
+static void call_api_json(struct api_req *r, json_t *args, const char *key, const char *hash)
+{
+	char *text = args ? json_dumps(args, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	if (!text)
+		log_fatal("out of memory");
+	call_api(r, text, key, hash);
+	free(text);
+	json_decref(args);
 }
 
 static void today_utc(char out[11])
@@ -358,8 +405,7 @@ static void post_referral(struct api_req *r)
 		log_fatal("out of memory");
 	char hash[SHA256_BYTEA_LEN];
 	sha256_bytea("", canon, hash);
-	const char *params[] = {r->who.agency, r->who.user, key, hash, canon};
-	call_db(r, r->rt->stmt, params, 5);
+	call_api_json(r, json_pack("{sO}", "body", body), key, hash);
 out:
 	free(canon);
 	json_decref(body);
@@ -367,13 +413,12 @@ out:
 
 static void get_referral(struct api_req *r)
 {
-	const char *params[] = {r->who.agency, r->who.user, r->path_id};
 	if (!strchr("123456789", r->path_id[0]) || strlen(r->path_id) > 18 ||
 	    strspn(r->path_id, "0123456789") != strlen(r->path_id)) {
 		respond_error(r, PROTO_NOT_FOUND, NULL, "no such referral");
 		return;
 	}
-	call_db(r, r->rt->stmt, params, 3);
+	call_api_json(r, json_pack("{ss}", "id", r->path_id), NULL, NULL);
 }
 
 /* The query string as an object of strings; NULL after answering 400. */
@@ -432,16 +477,18 @@ static void list_referrals(struct api_req *r)
 		respond_problem(r, &pe);
 		goto out;
 	}
-	char after[API_ID_MAX], limit[API_ID_MAX];
-	snprintf(after, sizeof after, "%lld", lq.after_id);
-	snprintf(limit, sizeof limit, "%d", lq.limit);
-	const char *params[] = {r->who.agency, r->who.user, lq.status, after, limit};
-	call_db(r, r->rt->stmt, params, 5);
+	call_api_json(r,
+	              json_pack("{s{ss?sIsi}}", "query", "status", lq.status, "after",
+	                        (json_int_t)lq.after_id, "limit", lq.limit),
+	              NULL, NULL);
 out:
 	json_decref(q);
 }
 
-/* If-Match: "7" (or 7, or W/"7") -> "7"; false if absent or not a version. */
+/* Versions are SQL ints: at most this many digits. */
+#define API_VERSION_DIGITS_MAX 9
+/* If-Match: "7" (or 7, or W/"7") -> "7"; false if absent or not a version
+ * (too long to be one included). */
 static bool if_match_version(const char *h, char *out, size_t outlen)
 {
 	if (!h)
@@ -453,7 +500,7 @@ static bool if_match_version(const char *h, char *out, size_t outlen)
 		h++;
 		n -= 2;
 	}
-	if (n == 0 || n >= outlen || strspn(h, "0123456789") < n)
+	if (n == 0 || n >= outlen || n > API_VERSION_DIGITS_MAX || strspn(h, "0123456789") < n)
 		return false;
 	memcpy(out, h, n);
 	out[n] = '\0';
@@ -526,12 +573,10 @@ static void generic(struct api_req *r)
 		char prefix[96];
 		snprintf(prefix, sizeof prefix, "%s\n", rt->fn);
 		sha256_bytea(prefix, text, hash);
-		const char *params[] = {r->who.agency, r->who.user, key, hash, rt->fn, text};
-		call_db(r, idempotent_stmt, params, 6);
+		call_api(r, text, key, hash);
 		goto out;
 	}
-	const char *params[] = {r->who.agency, r->who.user, text};
-	call_db(r, r->rt->stmt, params, 3);
+	call_api(r, text, NULL, NULL);
 out:
 	free(text);
 	json_decref(q);
@@ -563,44 +608,8 @@ static bool path_match(const char *pattern, const char *path, char *out, size_t 
 
 void api_init(void)
 {
-	idempotent_stmt =
-	    db_register("idempotent", "SELECT status, body, replay, etag FROM cdrp_api.idempotent("
-	                              "$1, $2, $3, $4::bytea, $5, $6::jsonb)");
-	char sql[256];
-	for (size_t i = 0; i < NROUTES; i++) {
-		struct route *rt = &routes[i];
-		switch (rt->kind) {
-		case RK_HEALTH:
-			snprintf(sql, sizeof sql,
-			         "SELECT status, body, replay FROM cdrp_api.health($1, $2)");
-			break;
-		case RK_REFERRAL_SUBMIT:
-			snprintf(
-			    sql, sizeof sql,
-			    "SELECT status, body, replay FROM cdrp_api.referral_submit($1, $2, $3, "
-			    "$4::bytea, $5::jsonb)");
-			break;
-		case RK_REFERRAL_GET:
-			snprintf(sql, sizeof sql,
-			         "SELECT status, body, replay FROM cdrp_api.referral_get($1, $2, "
-			         "$3::bigint)");
-			break;
-		case RK_REFERRAL_LIST:
-			snprintf(
-			    sql, sizeof sql,
-			    "SELECT status, body, replay FROM cdrp_api.referral_list($1, $2, $3, "
-			    "$4::bigint, $5::int)");
-			break;
-		case RK_GENERIC:
-			snprintf(
-			    sql, sizeof sql,
-			    "SELECT status, body, replay, etag FROM cdrp_api.call($1, $2, '%s', "
-			    "$3::jsonb)",
-			    rt->fn);
-			break;
-		}
-		rt->stmt = db_register(rt->fn, sql);
-	}
+	call_stmt = db_register("call", "SELECT status, body, replay, etag FROM cdrp_api.call("
+	                                "$1, $2, $3, $4::jsonb, $5, $6::bytea, $7, $8)");
 }
 
 /* Size of the request head as received, near enough: request line plus
@@ -637,11 +646,9 @@ static void route(struct api_req *r)
 		r->rt = rt;
 		snprintf(r->path_id, sizeof r->path_id, "%s", id);
 		switch (rt->kind) {
-		case RK_HEALTH: {
-			const char *params[] = {r->who.agency, r->who.user};
-			call_db(r, r->rt->stmt, params, 2);
+		case RK_HEALTH:
+			call_api(r, "{}", NULL, NULL);
 			return;
-		}
 		case RK_REFERRAL_SUBMIT:
 			post_referral(r);
 			return;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
@@ -42,9 +43,11 @@ struct cfg {
 	int max_queue;
 	size_t max_body_bytes;
 	size_t max_header_bytes;
-	int max_connections;
+	int max_connections; /* connections past their TLS handshake */
+	int max_handshakes;  /* connections still in their TLS handshake */
 	int idle_timeout_s;
-	int handshake_timeout_s; /* connect to the end of the first request */
+	int handshake_timeout_s;      /* connect to the end of the first request */
+	int tls_handshake_timeout_ms; /* connect to the end of the TLS handshake */
 	int request_deadline_ms;
 	enum log_level log_level;
 	bool log_syslog;
@@ -61,13 +64,31 @@ struct tls_identity {
 	char agency[TLS_AGENCY_MAX];
 	char user[TLS_USER_MAX];
 };
-/* Builds a context from the config's cert, key, CA and CRL; NULL + err. */
-SSL_CTX *tls_server_ctx(const struct cfg *c, char *err, size_t errlen) WUR;
+/* Builds a context from the config's cert, key, CA and CRL; NULL + err.
+ * A CRL outside its validity period (nextUpdate past, or lastUpdate in the
+ * future) is refused: OpenSSL would fail every client handshake with it.
+ * *crl_next_update gets the CRL's nextUpdate (0 if it has none). */
+SSL_CTX *tls_server_ctx(const struct cfg *c, time_t *crl_next_update, char *err, size_t errlen) WUR;
+/* Warn this long before a CRL's nextUpdate. */
+#define TLS_CRL_WARN_S (7 * 24 * 3600)
+enum tls_crl_status {
+	TLS_CRL_CURRENT,       /* valid, and for more than TLS_CRL_WARN_S */
+	TLS_CRL_EXPIRING,      /* valid, nextUpdate within TLS_CRL_WARN_S */
+	TLS_CRL_EXPIRED,       /* nextUpdate has passed */
+	TLS_CRL_NOT_YET_VALID, /* lastUpdate is in the future */
+};
+/* The CRL's validity at `now`; `when` gets the date that decided it
+ * (nextUpdate, or lastUpdate if not yet valid) as "YYYY-MM-DD HH:MM:SS UTC",
+ * or "none" for a CRL without nextUpdate. */
+enum tls_crl_status tls_crl_status(const X509_CRL *crl, time_t now, time_t *next_update, char *when,
+                                   size_t whenlen);
+/* "YYYY-MM-DD HH:MM:SS UTC" */
+void tls_format_time(time_t t, char *out, size_t outlen);
 /* O and CN of a verified peer certificate, each present exactly once. */
 bool tls_identity_from_cert(X509 *cert, struct tls_identity *id) WUR;
 
 /* ---- db.c: asynchronous PostgreSQL pool (libpq pipeline mode). */
-#define DB_MAX_PARAMS 6
+#define DB_MAX_PARAMS 8
 enum db_outcome {
 	DB_DONE,        /* the function answered: status/body/replay are valid */
 	DB_UNAVAILABLE, /* no connection, or it broke: may or may not have committed */
@@ -96,6 +117,8 @@ void db_cancel(struct db_query *q);
 int db_ready_count(const struct db_pool *p);
 /* Blocking helpers for startup and `cdrpd --migrate` (not on the loop). */
 int db_expected_version(void);
+/* SHA-256 (hex) of the compiled-in SQL code of sql/code/. */
+const char *db_code_hash(void);
 /* Logs conninfo choices that would block the loop (a host name). */
 void db_conninfo_warnings(const char *conninfo);
 bool db_check_schema(const char *conninfo, char *err, size_t errlen) WUR;
@@ -106,6 +129,8 @@ struct daemon;
 bool http_start(struct daemon *d, char *err, size_t errlen) WUR;
 void http_stop_accepting(struct daemon *d);
 void http_free(struct daemon *d);
+/* Closes connections still in their TLS handshake (used when stopping). */
+void http_drop_handshakes(struct daemon *d);
 /* A request arrived on this connection: it is past its handshake timer. */
 void http_request_started(struct evhttp_connection *evcon);
 
@@ -122,7 +147,11 @@ struct daemon {
 	struct evhttp *http;
 	struct evconnlistener *listener;
 	struct db_pool *db;
-	int nconns;
+	int nconns;              /* connections past their TLS handshake (max_connections) */
+	int nhandshakes;         /* connections in their TLS handshake (max_handshakes) */
+	struct http_state *hs;   /* http.c's own state: pending handshakes, log limits */
+	time_t crl_next_update;  /* of the CRL in use; 0: none */
+	struct event *crl_check; /* hourly: warns before and after the CRL expires */
 	bool listener_paused;
 	bool stopping;
 	int inflight;          /* requests accepted and not yet answered */

@@ -21,8 +21,10 @@ void cfg_defaults(struct cfg *c)
 	c->max_body_bytes = 64 * 1024;
 	c->max_header_bytes = 8 * 1024;
 	c->max_connections = 256;
+	c->max_handshakes = 256;
 	c->idle_timeout_s = 30;
 	c->handshake_timeout_s = 10;
+	c->tls_handshake_timeout_ms = 3000;
 	c->request_deadline_ms = 5000;
 	c->log_level = LL_INFO;
 }
@@ -78,8 +80,10 @@ static const struct int_key int_keys[] = {
     SIZE_KEY(max_body_bytes, 256, 16 * 1024 * 1024),
     SIZE_KEY(max_header_bytes, 512, 256 * 1024),
     INT_KEY(max_connections, 1, 100000),
+    INT_KEY(max_handshakes, 1, 10000),
     INT_KEY(idle_timeout_s, 1, 3600),
     INT_KEY(handshake_timeout_s, 1, 300),
+    INT_KEY(tls_handshake_timeout_ms, 100, 60000),
     INT_KEY(request_deadline_ms, 10, 600000),
 };
 struct str_key {

@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <libpq-fe.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,13 @@ int db_register(const char *name, const char *sql)
 	return nstmts++;
 }
 
-#define SCHEMA_VERSION_SQL "SELECT coalesce(max(version), 0) FROM public.cdrp_schema_migrations"
+/* The schema version and the hash of the SQL code (sql/code/) that the
+ * last migrate installed: cdrpd runs only against its own. */
+#define SCHEMA_VERSION_SQL                                                                         \
+	"SELECT coalesce(max(version), 0), (SELECT sha256 FROM public.cdrp_schema_code) "          \
+	"FROM public.cdrp_schema_migrations"
+/* Advisory lock key taken by every migrate transaction. */
+#define DB_MIGRATE_LOCK "7242001"
 
 struct db_query {
 	TAILQ_ENTRY(db_query) link;
@@ -288,12 +295,16 @@ static void setup_done(struct db_conn *c, struct db_query *q)
 		}
 		return;
 	}
-	int version = q->res && PQresultStatus(q->res) == PGRES_TUPLES_OK
-	                  ? atoi(PQgetvalue(q->res, 0, 0))
-	                  : -1;
+	bool got = q->res && PQresultStatus(q->res) == PGRES_TUPLES_OK;
+	int version = got ? atoi(PQgetvalue(q->res, 0, 0)) : -1;
 	if (version != db_expected_version()) {
 		log_error("db: schema version %d, cdrpd needs %d: run `cdrpd --migrate -c FILE`",
 		          version, db_expected_version());
+		c->setup_failed = true;
+	} else if (strcmp(PQgetvalue(q->res, 0, 1), db_code_hash()) != 0) {
+		log_error(
+		    "db: the database's SQL code is not this cdrpd's: run `cdrpd --migrate -c "
+		    "FILE`");
 		c->setup_failed = true;
 	}
 	if (c->setup_failed) {
@@ -602,10 +613,30 @@ static PGconn *connect_blocking(const char *conninfo, char *err, size_t errlen)
 	return pg;
 }
 
-static int current_version(PGconn *pg, char *err, size_t errlen)
+/* SHA-256 of the compiled-in SQL code, as hex: what `--migrate` records and
+ * what every connection checks. */
+const char *db_code_hash(void)
+{
+	static char hex[2 * 32 + 1];
+	if (hex[0])
+		return hex;
+	unsigned char md[32];
+	unsigned int len = 0;
+	if (!EVP_Digest(code_sql, strlen(code_sql), md, &len, EVP_sha256(), NULL) || len != 32)
+		log_fatal("sha256 of the SQL code failed");
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return hex;
+}
+
+/* The schema version (0 if never migrated) and, in `code`, the recorded
+ * code hash ("" if none); -1 on error. */
+static int current_version(PGconn *pg, char *code, size_t codelen, char *err, size_t errlen)
 {
 	int version = -1;
-	PGresult *r = PQexec(pg, "SELECT to_regclass('public.cdrp_schema_migrations') IS NULL");
+	code[0] = '\0';
+	PGresult *r = PQexec(pg, "SELECT to_regclass('public.cdrp_schema_migrations') IS NULL "
+	                         "OR to_regclass('public.cdrp_schema_code') IS NULL");
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		snprintf(err, errlen, "cannot read the schema version: %s", PQerrorMessage(pg));
 		goto out;
@@ -621,18 +652,82 @@ static int current_version(PGconn *pg, char *err, size_t errlen)
 		goto out;
 	}
 	version = atoi(PQgetvalue(r, 0, 0));
+	snprintf(code, codelen, "%s", PQgetvalue(r, 0, 1));
 out:
 	PQclear(r);
 	return version;
 }
 
+/* What the daemon's own database role must never be able to do: the
+ * database's walls (row-level security, definer functions, audit
+ * triggers) only hold for a plain role that owns nothing. */
+#define ROLE_CHECK_SQL                                                                             \
+	"WITH ns AS (SELECT oid FROM pg_namespace WHERE nspname IN ('cdrp', 'cdrp_api', "          \
+	"'cdrp_impl')), owners AS (SELECT relowner AS o FROM pg_class WHERE relnamespace IN "      \
+	"(SELECT oid FROM ns) UNION SELECT proowner FROM pg_proc WHERE pronamespace IN "           \
+	"(SELECT oid FROM ns) UNION SELECT nspowner FROM pg_namespace WHERE oid IN "               \
+	"(SELECT oid FROM ns)) "                                                                   \
+	"SELECT r.rolsuper, r.rolbypassrls, "                                                      \
+	"has_database_privilege(current_database(), 'TEMP'), "                                     \
+	"EXISTS (SELECT 1 FROM pg_class c WHERE c.relowner = r.oid), "                             \
+	"EXISTS (SELECT 1 FROM owners WHERE pg_has_role(r.oid, o, 'USAGE')), "                     \
+	"(SELECT count(*) FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM ns) AND "        \
+	"p.prosecdef AND NOT coalesce(p.proconfig @> "                                             \
+	"ARRAY['search_path=pg_catalog, cdrp, pg_temp'], false)), "                                \
+	"(SELECT count(*) FROM owners JOIN pg_roles o ON o.oid = owners.o WHERE o.rolsuper OR "    \
+	"o.rolbypassrls OR o.rolcanlogin), current_user "                                          \
+	"FROM pg_roles r WHERE r.rolname = current_user"
+
+static bool role_safe(PGconn *pg, char *err, size_t errlen)
+{
+	bool ok = false;
+	PGresult *r = PQexec(pg, ROLE_CHECK_SQL);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+		snprintf(err, errlen, "cannot check the database role: %s", PQerrorMessage(pg));
+		goto out;
+	}
+	const char *role = PQgetvalue(r, 0, 7);
+	if (PQgetvalue(r, 0, 0)[0] == 't')
+		snprintf(err, errlen, "database role %s is a superuser", role);
+	else if (PQgetvalue(r, 0, 1)[0] == 't')
+		snprintf(err, errlen, "database role %s can bypass row-level security", role);
+	else if (PQgetvalue(r, 0, 2)[0] == 't')
+		snprintf(err, errlen,
+		         "database role %s may create temporary objects (REVOKE TEMP ON DATABASE "
+		         "... FROM PUBLIC; `cdrpd --migrate` does this)",
+		         role);
+	else if (PQgetvalue(r, 0, 3)[0] == 't')
+		snprintf(err, errlen, "database role %s owns tables", role);
+	else if (PQgetvalue(r, 0, 4)[0] == 't')
+		snprintf(err, errlen,
+		         "database role %s is, or may act as, the owner of cdrp's objects", role);
+	else if (strcmp(PQgetvalue(r, 0, 5), "0") != 0)
+		snprintf(err, errlen,
+		         "%s SECURITY DEFINER functions do not pin search_path with pg_temp last: "
+		         "run `cdrpd --migrate`",
+		         PQgetvalue(r, 0, 5));
+	else if (strcmp(PQgetvalue(r, 0, 6), "0") != 0)
+		snprintf(err, errlen,
+		         "cdrp's objects are owned by a superuser, BYPASSRLS or LOGIN role: run "
+		         "`cdrpd --migrate` (it gives them to cdrp_owner)");
+	else
+		ok = true;
+	if (!ok)
+		strncat(err, ": cdrpd refuses to start (see SECURITY.md, \"Database roles\")",
+		        errlen - strlen(err) - 1);
+out:
+	PQclear(r);
+	return ok;
+}
+
 bool db_check_schema(const char *conninfo, char *err, size_t errlen)
 {
 	bool ok = false;
+	char code[80];
 	PGconn *pg = connect_blocking(conninfo, err, errlen);
 	if (!pg)
 		goto out;
-	int v = current_version(pg, err, errlen);
+	int v = current_version(pg, code, sizeof code, err, errlen);
 	if (v < 0)
 		goto out;
 	if (v != db_expected_version()) {
@@ -649,7 +744,13 @@ bool db_check_schema(const char *conninfo, char *err, size_t errlen)
 			         v, db_expected_version());
 		goto out;
 	}
-	ok = true;
+	if (strcmp(code, db_code_hash()) != 0) {
+		snprintf(err, errlen,
+		         "the database's SQL code is not this cdrpd's (another version migrated "
+		         "it): run `cdrpd --migrate -c FILE`");
+		goto out;
+	}
+	ok = role_safe(pg, err, errlen);
 out:
 	PQfinish(pg);
 	return ok;
@@ -668,27 +769,92 @@ static bool exec_ok(PGconn *pg, const char *sql, char *err, size_t errlen, const
 	return ok;
 }
 
+/* Run as the migrating superuser, once per migrate: the roles, the
+ * database privileges, the bookkeeping tables, and the adoption by
+ * cdrp_owner of objects that older versions created as the superuser. */
+static const char bootstrap_sql[] =
+    "BEGIN; SELECT pg_advisory_xact_lock(" DB_MIGRATE_LOCK ");"
+    "DO $$ BEGIN"
+    "  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cdrp_owner') THEN"
+    "    CREATE ROLE cdrp_owner NOLOGIN;"
+    "  END IF;"
+    "  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cdrp_app') THEN"
+    "    CREATE ROLE cdrp_app LOGIN;"
+    "  END IF;"
+    "  EXECUTE format('GRANT CREATE, CONNECT ON DATABASE %I TO cdrp_owner', current_database());"
+    "  EXECUTE format('GRANT CONNECT ON DATABASE %I TO cdrp_app', current_database());"
+    "  EXECUTE format('REVOKE TEMP ON DATABASE %I FROM PUBLIC, cdrp_app, cdrp_owner',"
+    "                 current_database());"
+    "END $$;"
+    "ALTER ROLE cdrp_owner NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;"
+    "ALTER ROLE cdrp_app NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION;"
+    "REVOKE CREATE ON SCHEMA public FROM PUBLIC;"
+    /* functions of cdrp_owner pin the row-level security scope */
+    "GRANT SET ON PARAMETER cdrp.scope TO cdrp_owner;"
+    "CREATE TABLE IF NOT EXISTS public.cdrp_schema_migrations ("
+    " version int PRIMARY KEY, name text NOT NULL,"
+    " applied_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE TABLE IF NOT EXISTS public.cdrp_schema_code ("
+    " only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row), sha256 text NOT NULL,"
+    " installed_at timestamptz NOT NULL DEFAULT now());"
+    "ALTER TABLE public.cdrp_schema_migrations OWNER TO cdrp_owner;"
+    "ALTER TABLE public.cdrp_schema_code OWNER TO cdrp_owner;"
+    "GRANT SELECT ON public.cdrp_schema_migrations, public.cdrp_schema_code TO PUBLIC;"
+    "DO $$ DECLARE o record; BEGIN"
+    "  FOR o IN SELECT format('ALTER SCHEMA %I OWNER TO cdrp_owner', nspname) AS s"
+    "    FROM pg_namespace WHERE nspname IN ('cdrp', 'cdrp_api', 'cdrp_impl')"
+    "     AND nspowner <> 'cdrp_owner'::regrole"
+    "  UNION ALL SELECT format('ALTER TABLE %s OWNER TO cdrp_owner', c.oid::regclass)"
+    "    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    "    WHERE n.nspname IN ('cdrp', 'cdrp_api', 'cdrp_impl') AND c.relkind IN ('r', 'p', 'v')"
+    "      AND c.relowner <> 'cdrp_owner'::regrole"
+    "  UNION ALL SELECT format('ALTER TYPE %s OWNER TO cdrp_owner', t.oid::regtype)"
+    "    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+    "    WHERE n.nspname IN ('cdrp', 'cdrp_api', 'cdrp_impl') AND t.typrelid = 0"
+    "      AND t.typelem = 0 AND t.typowner <> 'cdrp_owner'::regrole"
+    "  UNION ALL SELECT format('ALTER TYPE %s OWNER TO cdrp_owner', t.oid::regtype)"
+    "    FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid"
+    "    JOIN pg_namespace n ON n.oid = t.typnamespace"
+    "    WHERE n.nspname IN ('cdrp', 'cdrp_api', 'cdrp_impl') AND c.relkind = 'c'"
+    "      AND t.typowner <> 'cdrp_owner'::regrole"
+    "  UNION ALL SELECT format('ALTER FUNCTION %s OWNER TO cdrp_owner', p.oid::regprocedure)"
+    "    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+    "    WHERE n.nspname IN ('cdrp', 'cdrp_api', 'cdrp_impl')"
+    "      AND p.proowner <> 'cdrp_owner'::regrole"
+    "  LOOP EXECUTE o.s; END LOOP;"
+    "END $$;"
+    "COMMIT";
+
+/* Starts a migrate transaction that runs as cdrp_owner and sees every
+ * row (row-level security, sql/code/008_rls.sql). */
+#define MIGRATE_BEGIN                                                                              \
+	"BEGIN; SELECT pg_advisory_xact_lock(" DB_MIGRATE_LOCK "); SET LOCAL ROLE cdrp_owner; "   \
+	"SET LOCAL cdrp.scope = 'all'"
+
+static void rollback(PGconn *pg)
+{
+	PGresult *rb = PQexec(pg, "ROLLBACK");
+	PQclear(rb);
+}
+
 bool db_migrate(const char *conninfo, char *err, size_t errlen)
 {
 	bool ok = false;
+	char sql[256];
 	PGconn *pg = connect_blocking(conninfo, err, errlen);
 	if (!pg)
 		goto out;
 	PQsetNoticeProcessor(pg, ignore_notice, NULL); /* "already exists, skipping" */
-	if (!exec_ok(pg,
-	             "CREATE TABLE IF NOT EXISTS public.cdrp_schema_migrations ("
-	             " version int PRIMARY KEY, name text NOT NULL,"
-	             " applied_at timestamptz NOT NULL DEFAULT now());"
-	             "GRANT SELECT ON public.cdrp_schema_migrations TO PUBLIC",
-	             err, errlen, "cannot create cdrp_schema_migrations"))
+	if (!exec_ok(pg, bootstrap_sql, err, errlen,
+	             "cannot prepare the database (roles, privileges; migrate as a superuser)")) {
+		rollback(pg);
 		goto out;
+	}
 	for (int i = 0; i < MIGRATION_COUNT; i++) {
 		const struct migration *m = &migrations[i];
-		char sql[256];
 		/* One transaction per migration; the advisory lock makes two
 		 * concurrent migrators take turns. */
-		if (!exec_ok(pg, "BEGIN; SELECT pg_advisory_xact_lock(7242001)", err, errlen,
-		             "cannot start migration"))
+		if (!exec_ok(pg, MIGRATE_BEGIN, err, errlen, "cannot start migration"))
 			goto out;
 		snprintf(sql, sizeof sql,
 		         "SELECT 1 FROM public.cdrp_schema_migrations WHERE version = %d",
@@ -704,8 +870,7 @@ bool db_migrate(const char *conninfo, char *err, size_t errlen)
 		char what[128];
 		snprintf(what, sizeof what, "migration %s failed", m->name);
 		if (!exec_ok(pg, m->sql, err, errlen, what)) {
-			PGresult *rb = PQexec(pg, "ROLLBACK");
-			PQclear(rb);
+			rollback(pg);
 			goto out;
 		}
 		snprintf(sql, sizeof sql,
@@ -716,6 +881,22 @@ bool db_migrate(const char *conninfo, char *err, size_t errlen)
 			goto out;
 		log_info("applied migration %s", m->name);
 	}
+	/* The code: dropped and re-created whole (sql/code/000_reset.sql),
+	 * then its hash recorded, in one transaction. */
+	if (!exec_ok(pg, MIGRATE_BEGIN, err, errlen, "cannot start installing the SQL code"))
+		goto out;
+	if (!exec_ok(pg, code_sql, err, errlen, "installing the SQL code failed")) {
+		rollback(pg);
+		goto out;
+	}
+	snprintf(
+	    sql, sizeof sql,
+	    "INSERT INTO public.cdrp_schema_code (sha256) VALUES ('%s') ON CONFLICT (only_row) "
+	    "DO UPDATE SET sha256 = excluded.sha256, installed_at = now(); COMMIT",
+	    db_code_hash());
+	if (!exec_ok(pg, sql, err, errlen, "cannot record the SQL code"))
+		goto out;
+	log_info("installed the SQL code (%.12s)", db_code_hash());
 	ok = true;
 out:
 	PQfinish(pg);

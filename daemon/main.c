@@ -1,6 +1,7 @@
 /* main.c: cdrpd's entry point. Parses arguments, loads the config, checks
  * the database schema, then runs one libevent loop. Signals are loop
- * events: SIGTERM/SIGINT drain and exit 0, SIGHUP reloads TLS files. */
+ * events: SIGTERM/SIGINT drain and exit 0, SIGHUP reloads TLS files. An
+ * hourly timer warns before the CRL in use expires and shouts after. */
 #include "cdrpd.h"
 
 #include <event2/listener.h>
@@ -9,9 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define DRAIN_GRACE_MS 1000
+#define CRL_CHECK_S    3600
+/* Descriptors besides client sockets: pool, listener, logs, slack. */
+#define FD_SLACK 64
+/* Sockets accepted and being dropped at once (http.c's ACCEPT_BATCH, x2). */
+#define FD_ACCEPT_SLACK 64
 
 static void usage(FILE *f)
 {
@@ -41,8 +48,8 @@ static void drain_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	struct daemon *d = arg;
 	uint64_t now = now_ms();
-	bool quiet =
-	    d->inflight == 0 && (d->nconns == 0 || now - d->last_done_ms >= DRAIN_GRACE_MS);
+	bool quiet = d->inflight == 0 &&
+	             (d->nconns + d->nhandshakes == 0 || now - d->last_done_ms >= DRAIN_GRACE_MS);
 	bool late = now - d->stop_ms >= (uint64_t)d->cfg.request_deadline_ms + DRAIN_GRACE_MS;
 	if (quiet || late)
 		event_base_loopexit(d->base, NULL);
@@ -52,14 +59,61 @@ void daemon_request_done(struct daemon *d)
 {
 	d->inflight--;
 	d->last_done_ms = now_ms();
-	if (d->stopping && d->inflight == 0 && d->nconns == 0)
+	if (d->stopping && d->inflight == 0 && d->nconns + d->nhandshakes == 0)
 		event_base_loopexit(d->base, NULL);
 }
 
 void daemon_conn_closed(struct daemon *d)
 {
-	if (d->stopping && d->inflight == 0 && d->nconns == 0)
+	if (d->stopping && d->inflight == 0 && d->nconns + d->nhandshakes == 0)
 		event_base_loopexit(d->base, NULL);
+}
+
+/* Logs how the CRL in use stands: an error once it has expired (OpenSSL
+ * then refuses every client certificate), a warning in its last week. */
+static void crl_report(const struct daemon *d, const char *when_prefix)
+{
+	char when[64];
+	time_t now = time(NULL);
+	if (!d->crl_next_update)
+		return;
+	tls_format_time(d->crl_next_update, when, sizeof when);
+	if (d->crl_next_update < now)
+		log_error("%sthe CRL in use (%s) expired at %s: EVERY client handshake fails until "
+		          "a new CRL is installed and cdrpd gets SIGHUP",
+		          when_prefix, d->cfg.tls_crl, when);
+	else if (d->crl_next_update - now < TLS_CRL_WARN_S)
+		log_warn("%sthe CRL %s expires at %s (in %lld h): issue a new one and send SIGHUP, "
+		         "or every client handshake will fail",
+		         when_prefix, d->cfg.tls_crl, when,
+		         (long long)((d->crl_next_update - now) / 3600));
+}
+
+static void crl_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	crl_report(arg, "");
+}
+
+/* Raises the soft limit on open files to the hard one: the budgets allow
+ * max_connections + max_handshakes client sockets. */
+static void raise_fd_limit(const struct cfg *c)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return;
+	}
+	rlim_t need = (rlim_t)c->max_connections + (rlim_t)c->max_handshakes +
+	              (rlim_t)c->pool_size + FD_ACCEPT_SLACK + FD_SLACK;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_warn("open file limit %llu is below max_connections + max_handshakes + %d "
+		         "(%llu): raise it (ulimit -n / LimitNOFILE) or lower the limits",
+		         (unsigned long long)rl.rlim_cur, c->pool_size + FD_ACCEPT_SLACK + FD_SLACK,
+		         (unsigned long long)need);
 }
 
 static void on_term(evutil_socket_t sig, short what, void *arg)
@@ -83,15 +137,20 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	(void)sig, (void)what;
 	struct daemon *d = arg;
 	char err[512];
-	/* The TLS file paths come from the config as loaded at start. */
-	SSL_CTX *ctx = tls_server_ctx(&d->cfg, err, sizeof err);
+	time_t next_update = 0;
+	/* The TLS file paths come from the config as loaded at start. An
+	 * expired CRL is refused here, so the current one stays in use. */
+	SSL_CTX *ctx = tls_server_ctx(&d->cfg, &next_update, err, sizeof err);
 	if (!ctx) {
 		log_error("SIGHUP: keeping the current certificates and CRL: %s", err);
+		crl_report(d, "SIGHUP: ");
 		return;
 	}
 	SSL_CTX_free(d->ssl_ctx); /* live connections hold their own reference */
 	d->ssl_ctx = ctx;
+	d->crl_next_update = next_update;
 	log_info("SIGHUP: certificates and CRL reloaded");
+	crl_report(d, "SIGHUP: ");
 }
 
 int main(int argc, char **argv)
@@ -148,11 +207,15 @@ int main(int argc, char **argv)
 		printf("cdrpd: database schema at version %d\n", db_expected_version());
 		return 0;
 	}
-	d.ssl_ctx = tls_server_ctx(&d.cfg, err, sizeof err);
+	d.ssl_ctx = tls_server_ctx(&d.cfg, &d.crl_next_update, err, sizeof err);
 	if (!d.ssl_ctx) {
+		/* Refusing to start beats running and refusing every client. */
 		fprintf(stderr, "cdrpd: %s\n", err);
+		if (d.cfg.log_syslog && !check_only)
+			log_error("cannot start: %s", err);
 		return 78;
 	}
+	crl_report(&d, "");
 	if (check_only) {
 		printf("cdrpd: %s is valid\n", d.cfg_path);
 		SSL_CTX_free(d.ssl_ctx);
@@ -176,14 +239,20 @@ int main(int argc, char **argv)
 		if (!sigs[i] || evsignal_add(sigs[i], NULL) != 0)
 			log_fatal("cannot watch signal %d", signums[i]);
 	}
+	d.crl_check = event_new(d.base, -1, EV_PERSIST, crl_tick, &d);
+	if (!d.crl_check || event_add(d.crl_check, &(struct timeval){CRL_CHECK_S, 0}) != 0)
+		log_fatal("cannot start the CRL check timer");
+	raise_fd_limit(&d.cfg);
 	api_init();
 	d.db = db_pool_new(d.base, &d.cfg);
 	if (!http_start(&d, err, sizeof err)) {
 		log_error("%s", err);
 		goto out;
 	}
-	log_info("cdrpd ready (schema %d, pool %d, max %d connections)", db_expected_version(),
-	         d.cfg.pool_size, d.cfg.max_connections);
+	log_info("cdrpd ready (schema %d, pool %d, max %d connections, max %d handshakes of "
+	         "at most %d ms)",
+	         db_expected_version(), d.cfg.pool_size, d.cfg.max_connections,
+	         d.cfg.max_handshakes, d.cfg.tls_handshake_timeout_ms);
 	event_base_dispatch(d.base);
 	log_info("cdrpd stopped");
 	rc = 0;
@@ -194,6 +263,8 @@ out:
 		if (sigs[i])
 			event_free(sigs[i]);
 	SSL_CTX_free(d.ssl_ctx);
+	if (d.crl_check)
+		event_free(d.crl_check);
 	if (d.drain)
 		event_free(d.drain);
 	if (d.base)

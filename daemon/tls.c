@@ -1,6 +1,6 @@
 /* tls.c: the server's TLS context (mutual TLS, CRL checked at the
- * handshake) and the caller's identity taken from its verified certificate:
- * subject O = agency code, CN = user. */
+ * handshake), the CRL's validity period, and the caller's identity taken
+ * from its verified certificate: subject O = agency code, CN = user. */
 #include "cdrpd.h"
 
 #include <openssl/err.h>
@@ -26,7 +26,46 @@ static void openssl_error(char *err, size_t errlen, const char *what, const char
 	ERR_clear_error();
 }
 
-static bool load_crl(X509_STORE *store, const char *path, char *err, size_t errlen)
+void tls_format_time(time_t t, char *out, size_t outlen)
+{
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm))
+		snprintf(out, outlen, "?");
+}
+
+/* An ASN1_TIME as seconds since the epoch. */
+static bool asn1_time_t(const ASN1_TIME *a, time_t *out)
+{
+	struct tm tm;
+	if (!a || ASN1_TIME_to_tm(a, &tm) != 1)
+		return false;
+	*out = timegm(&tm);
+	return true;
+}
+
+enum tls_crl_status tls_crl_status(const X509_CRL *crl, time_t now, time_t *next_update, char *when,
+                                   size_t whenlen)
+{
+	time_t last = 0, next = 0;
+	*next_update = 0;
+	if (asn1_time_t(X509_CRL_get0_lastUpdate(crl), &last) && last > now) {
+		tls_format_time(last, when, whenlen);
+		return TLS_CRL_NOT_YET_VALID;
+	}
+	/* No nextUpdate: OpenSSL accepts the CRL for ever. */
+	if (!asn1_time_t(X509_CRL_get0_nextUpdate(crl), &next)) {
+		snprintf(when, whenlen, "none");
+		return TLS_CRL_CURRENT;
+	}
+	*next_update = next;
+	tls_format_time(next, when, whenlen);
+	if (next < now)
+		return TLS_CRL_EXPIRED;
+	return next - now < TLS_CRL_WARN_S ? TLS_CRL_EXPIRING : TLS_CRL_CURRENT;
+}
+
+static bool load_crl(X509_STORE *store, const char *path, time_t *next_update, char *err,
+                     size_t errlen)
 {
 	bool ok = false;
 	X509_CRL *crl = NULL;
@@ -39,6 +78,26 @@ static bool load_crl(X509_STORE *store, const char *path, char *err, size_t errl
 	if (!crl) {
 		openssl_error(err, errlen, "cannot parse CRL", path);
 		goto out;
+	}
+	/* OpenSSL would load an expired CRL and then fail every handshake with
+	 * "CRL has expired": say so now, naming the file and the date. */
+	char when[64];
+	switch (tls_crl_status(crl, time(NULL), next_update, when, sizeof when)) {
+	case TLS_CRL_EXPIRED:
+		snprintf(err, errlen,
+		         "CRL %s expired: its nextUpdate was %s; every client handshake would "
+		         "fail. Issue a new CRL from the CA",
+		         path, when);
+		goto out;
+	case TLS_CRL_NOT_YET_VALID:
+		snprintf(err, errlen,
+		         "CRL %s is not valid yet: its lastUpdate is %s; every client handshake "
+		         "would fail. Check the clocks of this host and the CA",
+		         path, when);
+		goto out;
+	case TLS_CRL_CURRENT:
+	case TLS_CRL_EXPIRING:
+		break;
 	}
 	if (!X509_STORE_add_crl(store, crl)) {
 		openssl_error(err, errlen, "cannot use CRL", path);
@@ -53,7 +112,7 @@ out:
 	return ok;
 }
 
-SSL_CTX *tls_server_ctx(const struct cfg *c, char *err, size_t errlen)
+SSL_CTX *tls_server_ctx(const struct cfg *c, time_t *crl_next_update, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	STACK_OF(X509_NAME) *cas = NULL;
@@ -67,6 +126,10 @@ SSL_CTX *tls_server_ctx(const struct cfg *c, char *err, size_t errlen)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
 	                             SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* SSL_OP_NO_TICKET alone still lets TLS 1.3 send (stateful)
+	 * NewSessionTickets: send none at all. */
+	if (!SSL_CTX_set_num_tickets(ctx, 0))
+		log_fatal("cannot turn off TLS 1.3 session tickets");
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 
 	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1) {
@@ -91,7 +154,7 @@ SSL_CTX *tls_server_ctx(const struct cfg *c, char *err, size_t errlen)
 		goto fail;
 	}
 	SSL_CTX_set_client_CA_list(ctx, cas);
-	if (!load_crl(SSL_CTX_get_cert_store(ctx), c->tls_crl, err, errlen))
+	if (!load_crl(SSL_CTX_get_cert_store(ctx), c->tls_crl, crl_next_update, err, errlen))
 		goto fail;
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);

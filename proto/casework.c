@@ -1,6 +1,6 @@
 /* casework.c: request schemas of the casework endpoints (triage, cases,
- * incidents, victims, Case Review, risk, actions) and of their query
- * strings. The rules themselves (transitions, thresholds) live in the
+ * incidents, victims, Case Review, risk, actions), of information-sharing
+ * agreements and administration, and of their query strings. The rules themselves (transitions, thresholds) live in the
  * database; this file only refuses malformed requests, the same way in the
  * daemon and the client. */
 #include "proto.h"
@@ -149,7 +149,71 @@ static const struct field action_patch_fields[] = {
     END,
 };
 
+static const char *const isa_purposes[] = {"asb_case_management", "offender_management",
+                                           "victim_support", "community_safety", NULL};
+static const char *const isa_categories[] = {"asb_casework", "offender_management",
+                                             "victim_details", "special_category", NULL};
+static const char *const isa_statuses[] = {"draft",   "active",     "suspended",
+                                           "expired", "terminated", NULL};
+static const char *const roles[] = {"referrer", "caseworker", "chair", "ppo_coordinator",
+                                    "analyst",  "admin",      NULL};
+static const char *const agency_kinds[] = {
+    "police",  "district_council", "county_council", "fire_rescue", "probation", "youth_offending",
+    "housing", "drug_alcohol",     "health",         "parish",      "other",     NULL};
+#define ISA_PARTIES_MAX 30
+static const struct field isa_create_fields[] = {
+    TEXT("reference", true, 1, 40),
+    TEXT("title", true, 1, 200),
+    ENUM("purpose", true, isa_purposes),
+    TEXT("description", false, 1, 4000),
+    {"data_categories", K_ARRAY_STR, true, 1, 4, isa_categories, NULL},
+    TEXT("lawful_basis", true, 1, 500),
+    ENUM("marking", false, markings),
+    {"retention_months", K_INT, true, 1, 1200, NULL, NULL},
+    {"starts_on", K_ANYDATE, true, 0, 0, NULL, NULL},
+    {"review_on", K_ANYDATE, false, 0, 0, NULL, NULL},
+    {"ends_on", K_ANYDATE, false, 0, 0, NULL, NULL},
+    {"parties", K_ARRAY_STR, true, 2, ISA_PARTIES_MAX, NULL, NULL},
+    END,
+};
+static const struct field isa_sign_fields[] = {TEXT("note", false, 1, 2000), END};
+static const struct field reason_fields[] = {TEXT("reason", true, 1, 2000), END};
+static const struct field agency_add_fields[] = {
+    TEXT("code", true, 2, AGENCY_CODE_MAX),
+    TEXT("name", false, 1, 200),
+    ENUM("kind", false, agency_kinds),
+    END,
+};
+static const struct field user_add_fields[] = {
+    TEXT("agency", true, 2, AGENCY_CODE_MAX),
+    TEXT("cn", true, 1, CN_MAX),
+    TEXT("display_name", false, 1, 200),
+    {"roles", K_ARRAY_STR, true, 1, 6, roles, NULL},
+    END,
+};
+static const struct field user_roles_fields[] = {
+    {"roles", K_ARRAY_STR, true, 0, 6, roles, NULL},
+    END,
+};
+static const struct field retention_fields[] = {
+    {"dry_run", K_BOOL, false, 0, 0, NULL, NULL},
+    END,
+};
+static const struct field legal_hold_fields[] = {
+    {"hold", K_BOOL, true, 0, 0, NULL, NULL},
+    TEXT("reason", true, 1, 2000),
+    END,
+};
+
 static const struct field *const body_schemas[PB_COUNT] = {
+    [PB_ISA_CREATE] = isa_create_fields,
+    [PB_ISA_SIGN] = isa_sign_fields,
+    [PB_REASON] = reason_fields,
+    [PB_AGENCY_ADD] = agency_add_fields,
+    [PB_USER_ADD] = user_add_fields,
+    [PB_USER_ROLES] = user_roles_fields,
+    [PB_RETENTION_RUN] = retention_fields,
+    [PB_LEGAL_HOLD] = legal_hold_fields,
     [PB_ACCEPT] = accept_fields,
     [PB_DECLINE] = decline_fields,
     [PB_REQUEST_INFO] = request_info_fields,
@@ -269,7 +333,16 @@ static const struct field stats_query[] = {
     {"year", K_QINT, false, 2000, 2100, NULL, NULL},
     END,
 };
+static const struct field isas_query[] = {ENUM("status", false, isa_statuses), END};
+static const struct field users_query[] = {TEXT("agency", false, 2, AGENCY_CODE_MAX), END};
+static const struct field sar_query[] = {
+    {"person", K_QINT, true, 1, 999999999999LL, NULL, NULL},
+    END,
+};
 static const struct field *const query_schemas[PQ_COUNT] = {
+    [PQ_ISAS] = isas_query,
+    [PQ_USERS] = users_query,
+    [PQ_SAR] = sar_query,
     [PQ_CASES] = cases_query,
     [PQ_VICTIMS] = victims_query,
     [PQ_STATS] = stats_query,

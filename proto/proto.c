@@ -42,6 +42,9 @@ static const struct {
     [PROTO_RULE_VIOLATION] = {"rule_violation", "A business rule refuses this", 422},
     [PROTO_IF_MATCH_REQUIRED] = {"if_match_required", "An If-Match header is required", 428},
     [PROTO_SHUTTING_DOWN] = {"shutting_down", "The server is stopping", 503},
+    [PROTO_JUSTIFICATION_REQUIRED] = {"justification_required",
+                                      "OFFICIAL-SENSITIVE data needs a stated justification", 403},
+    [PROTO_INVALID_HEADER] = {"invalid_header", "A request header is invalid", 400},
 };
 
 const char *proto_err_code(enum proto_err e)
@@ -349,6 +352,10 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 			snprintf(detail, sizeof detail, "must have at most %zu items", f->max);
 			return schema_fail(pe, PROTO_INVALID_FIELD, path, detail);
 		}
+		if (json_array_size(v) < f->min) {
+			snprintf(detail, sizeof detail, "must have at least %zu items", f->min);
+			return schema_fail(pe, PROTO_INVALID_FIELD, path, detail);
+		}
 		size_t i;
 		json_t *item;
 		json_array_foreach(v, i, item)
@@ -356,8 +363,9 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 			char ipath[PROTO_FIELD_PATH_MAX];
 			snprintf(ipath, sizeof ipath, "%s[%zu]", path, i);
 			if (f->kind == K_ARRAY_STR) {
-				static const struct field item_schema = {"",   K_STRING, true, 1,
-				                                         2000, NULL,     NULL};
+				/* with choices, every item is one of them */
+				const struct field item_schema = {
+				    "", f->choices ? K_ENUM : K_STRING, true, 1, 2000, f->choices, NULL};
 				if (!check_value(item, &item_schema, ipath, today, pe))
 					return false;
 			} else if (f->kind == K_ARRAY_INT) {
@@ -474,6 +482,32 @@ bool proto_valid_idempotency_key(const char *key, struct proto_error *pe)
 		if (key[i] < 0x21 || key[i] > 0x7e)
 			return schema_fail(pe, PROTO_INVALID_IDEMPOTENCY_KEY, "Idempotency-Key",
 			                   "must be printable ASCII without spaces");
+	return true;
+}
+
+bool proto_valid_partnership(const char *code, struct proto_error *pe)
+{
+	size_t n = code ? strlen(code) : 0;
+	if (n < 2 || n > 16 || strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != n)
+		return schema_fail(pe, PROTO_INVALID_HEADER, PROTO_PARTNERSHIP_HEADER,
+		                   "must be a partnership code: 2 to 16 of A-Z and 0-9");
+	return true;
+}
+
+bool proto_valid_justification(const char *why, struct proto_error *pe)
+{
+	size_t n = why ? strlen(why) : 0;
+	if (n < PROTO_JUSTIFICATION_MIN || n > PROTO_JUSTIFICATION_MAX)
+		return schema_fail(pe, PROTO_INVALID_HEADER, PROTO_JUSTIFICATION_HEADER,
+		                   "must be 10 to 500 bytes saying why you need the data");
+	json_t *s = json_stringn(why, n); /* NULL unless valid UTF-8 */
+	json_decref(s);
+	bool ctl = false;
+	for (size_t i = 0; i < n; i++)
+		ctl |= (unsigned char)why[i] < 0x20 || why[i] == 0x7f;
+	if (!s || ctl)
+		return schema_fail(pe, PROTO_INVALID_HEADER, PROTO_JUSTIFICATION_HEADER,
+		                   "must be UTF-8 text without control characters");
 	return true;
 }
 

@@ -43,6 +43,8 @@ enum proto_err {
 	PROTO_RULE_VIOLATION,
 	PROTO_IF_MATCH_REQUIRED,
 	PROTO_SHUTTING_DOWN,
+	PROTO_JUSTIFICATION_REQUIRED,
+	PROTO_INVALID_HEADER,
 	PROTO_ERR_COUNT
 };
 
@@ -73,6 +75,17 @@ bool proto_validate_referral(json_t *body, const char *today, struct proto_error
 
 /* 1..200 printable ASCII characters. */
 bool proto_valid_idempotency_key(const char *key, struct proto_error *pe) PROTO_WUR;
+
+/* Request headers that scope every call (proto/API.md, "Partnerships and
+ * justification"). */
+#define PROTO_PARTNERSHIP_HEADER   "X-Cdrp-Partnership"
+#define PROTO_JUSTIFICATION_HEADER "X-Cdrp-Justification"
+#define PROTO_JUSTIFICATION_MIN    10
+#define PROTO_JUSTIFICATION_MAX    500
+/* A partnership code: 2..16 of A-Z and 0-9. */
+bool proto_valid_partnership(const char *code, struct proto_error *pe) PROTO_WUR;
+/* A stated reason: 10..500 bytes of UTF-8 without control characters. */
+bool proto_valid_justification(const char *why, struct proto_error *pe) PROTO_WUR;
 
 /* Query parameters of GET /v1/referrals. */
 struct proto_list_query {
@@ -108,6 +121,15 @@ enum proto_body {
 	PB_RISK,
 	PB_ACTION,
 	PB_ACTION_PATCH,
+	/* information-sharing agreements and administration (issue 6) */
+	PB_ISA_CREATE,
+	PB_ISA_SIGN,
+	PB_REASON,
+	PB_AGENCY_ADD,
+	PB_USER_ADD,
+	PB_USER_ROLES,
+	PB_RETENTION_RUN,
+	PB_LEGAL_HOLD,
 	PB_COUNT
 };
 bool proto_validate_body(enum proto_body which, json_t *body, const char *today,
@@ -115,7 +137,7 @@ bool proto_validate_body(enum proto_body which, json_t *body, const char *today,
 
 /* Query strings: `q` is an object of string values, converted in place
  * (booleans, integers; `cursor` becomes `after`, an id). */
-enum proto_query { PQ_NONE, PQ_CASES, PQ_VICTIMS, PQ_STATS, PQ_COUNT };
+enum proto_query { PQ_NONE, PQ_CASES, PQ_VICTIMS, PQ_STATS, PQ_ISAS, PQ_USERS, PQ_SAR, PQ_COUNT };
 bool proto_validate_query(enum proto_query which, json_t *q, struct proto_error *pe) PROTO_WUR;
 
 /* Canonical text of a JSON value (sorted keys, compact); caller frees. */

@@ -17,7 +17,7 @@ enum kind {
 	K_OBJECT,    /* sub describes it */
 	K_ARRAY_OBJ, /* up to max objects described by sub */
 	K_ARRAY_INT, /* up to max positive... non-negative integers */
-	K_ARRAY_STR, /* up to max strings of 1..2000 characters */
+	K_ARRAY_STR, /* min..max strings of 1..2000 characters, or of choices */
 	K_BOOL_MAP,  /* object of up to max keys [a-z0-9_]{1,40} -> boolean */
 	/* query-string kinds: the value arrives as a string and is converted */
 	K_QBOOL,   /* "true"/"false" -> boolean */

@@ -163,11 +163,15 @@ CURL_RC=0
 
 # req WHO METHOD PATH [CURL_ARGS...]: an HTTPS request to cdrpd with the
 # client certificate $CDRP_PKI/WHO.crt. WHO "-" sends no client certificate;
-# WHO may also be an absolute path prefix (FILE.crt/FILE.key).
+# WHO may also be an absolute path prefix (FILE.crt/FILE.key). With REQ_WHY
+# set, every request states it as its justification (X-Cdrp-Justification).
 req() {
 	local who=$1 method=$2 path=$3
 	shift 3
 	local -a cert=()
+	if [[ -n ${REQ_WHY:-} ]]; then
+		set -- -H "X-Cdrp-Justification: $REQ_WHY" "$@"
+	fi
 	if [[ $who == /* ]]; then
 		cert=(--cert "$who.crt" --key "$who.key")
 	elif [[ $who != - ]]; then

@@ -339,6 +339,17 @@ v2=$(etag)
 assert_eq "PATCH answers the next ETag" "$((v + 1))" "$v2"
 assert_eq "PATCH: marking changed" OFFICIAL-SENSITIVE "$(body_field marking)"
 assert_eq "PATCH: body version matches the ETag" "$v2" "$(body_field version)"
+# OFFICIAL-SENSITIVE from here on: every access states why, and the
+# statement is audited.
+req council-caseworker GET "/v1/cases/$case_a"
+assert_problem "OFFICIAL-SENSITIVE case without a justification: 403" 403 justification_required
+req council-caseworker GET "/v1/cases/$case_a" -H "X-Cdrp-Justification: short"
+assert_problem "a justification under 10 characters: 400" 400 invalid_header
+REQ_WHY="t_cases: preparing the task group review of this case"
+req council-caseworker GET "/v1/cases/$case_a"
+assert_status "OFFICIAL-SENSITIVE case with a justification: 200" 200
+assert_eq "db: the read is audited with its justification" 1 \
+	"$(sql "SELECT count(*) FROM cdrp.audit_log WHERE action = 'consult' AND object_type = 'case' AND object_id = $(body_field id) AND justification = 't_cases: preparing the task group review of this case'")"
 patch council-caseworker "/v1/cases/$case_a" '{"ward":"Stale Ward"}' -H "If-Match: \"$v\""
 assert_problem "PATCH with a stale ETag: 412" 412 precondition_failed
 req council-caseworker GET "/v1/cases/$case_a"

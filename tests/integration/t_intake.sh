@@ -183,7 +183,8 @@ assert_problem "housing cannot see police's referral: 404" 404 not_found
 req council-chair GET "/v1/referrals/$id"
 assert_status "chair sees police's referral: 200" 200
 req county-analyst GET "/v1/referrals/$hid"
-assert_problem "analyst (other agency, no casework role) gets 404" 404 not_found
+assert_problem "analyst (aggregates only) gets 403 forbidden" 403 forbidden
+assert_contains "the 403 names the permission" "referral.read" "$(body_field detail)"
 
 req police-referrer GET "/v1/referrals?limit=200"
 check "police list omits housing's referral" lacks_word "$hid" "$(list_ids)"

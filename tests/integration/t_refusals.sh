@@ -249,8 +249,8 @@ assert_eq "the refused subject was stored only by the accepted requests" 2 \
 	"$(sql "SELECT count(*) FROM cdrp.referrals WHERE body->'subject'->>'name' = $(sql_lit "Refused Subject $RUN_TAG")")"
 assert_eq "no referral stored for the oversized bodies" 0 \
 	"$(sql "SELECT count(*) FROM cdrp.referrals WHERE body->'subject'->>'name' = 'Big'")"
-check "role refusals are audited as 'deny'" test \
-	"$(sql "SELECT count(*) FROM cdrp.audit_log WHERE action = 'deny' AND detail->>'cn' IN ('Lee Carter', 'Sam Okafor')")" -ge 2
+check "role refusals are audited as 'deny', naming the user" test \
+	"$(sql "SELECT count(*) FROM cdrp.audit_log WHERE action = 'deny' AND user_id IN (SELECT id FROM cdrp.users WHERE cn IN ('Lee Carter', 'Sam Okafor'))")" -ge 2
 assert_eq "audit chain still intact" intact "$(sql "SELECT coalesce(cdrp.audit_verify()::text, 'intact')")"
 
 finish

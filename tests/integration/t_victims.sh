@@ -189,7 +189,8 @@ assert_problem "same_as of another case's incident: 422" 422 rule_violation same
 incident housing-referrer "$C1" 2026-11-01 2026-11-02
 assert_problem "agency not on the case (housing): 404" 404 not_found
 incident county-analyst "$C1" 2026-11-01 2026-11-02
-assert_problem "analyst (no case role, not on the case): 404" 404 not_found
+assert_problem "analyst (aggregates only): 403 naming the permission" 403 forbidden
+assert_contains "the 403 names case.contribute" "case.contribute" "$(body_field detail)"
 req housing-referrer GET "/v1/cases/$C1/incidents"
 assert_problem "incident list by an agency not on the case: 404" 404 not_found
 incident council-caseworker ASB-1999-0001 2026-11-01 2026-11-02

@@ -164,6 +164,7 @@ BEGIN
   RETURNING id INTO pid;
   INSERT INTO cdrp.agencies (partnership_id, code, name, kind)
   VALUES (pid, 'RATESTDC', 'Fictional District Council', 'district_council') RETURNING id INTO aid;
+  INSERT INTO cdrp.agency_partnerships (agency_id, partnership_id) VALUES (aid, pid);
   INSERT INTO cdrp.users (agency_id, cn, display_name, roles)
   VALUES (aid, 'Test Caseworker', 'Test Caseworker', '{caseworker}') RETURNING id INTO uid;
   INSERT INTO t_ids VALUES ('p', pid), ('a', aid), ('u', uid);

@@ -235,6 +235,7 @@ BEGIN
   VALUES (pid, 'ZZVICPOL', 'Test police', 'police') RETURNING id INTO a1;
   INSERT INTO cdrp.agencies (partnership_id, code, name, kind)
   VALUES (pid, 'ZZVICDC', 'Test council', 'district_council') RETURNING id INTO a2;
+  INSERT INTO cdrp.agency_partnerships (agency_id, partnership_id) VALUES (a1, pid), (a2, pid);
   INSERT INTO cdrp.users (agency_id, cn, display_name, roles)
   VALUES (a2, 'Test Caseworker', 'Test Caseworker', '{caseworker}') RETURNING id INTO u;
   INSERT INTO cdrp.cases (partnership_id, reference, case_kind, subject_type, subject_name,

@@ -70,6 +70,38 @@ START_TEST(errors_name_the_line)
 }
 END_TEST
 
+START_TEST(handshake_limits)
+{
+	struct cfg c;
+	char err[256];
+	ck_assert(parse(REQUIRED, &c, err, sizeof err));
+	ck_assert_int_eq(c.max_connections, 256);
+	ck_assert_int_eq(c.max_handshakes, 256);
+	ck_assert_int_eq(c.tls_handshake_timeout_ms, 3000);
+	ck_assert_int_eq(c.handshake_timeout_s, 10);
+	ck_assert(parse(REQUIRED "max_handshakes = 4\ntls_handshake_timeout_ms = 500\n", &c, err,
+	                sizeof err));
+	ck_assert_int_eq(c.max_handshakes, 4);
+	ck_assert_int_eq(c.tls_handshake_timeout_ms, 500);
+	/* bounds, inclusive */
+	ck_assert(parse(REQUIRED "max_handshakes = 1\ntls_handshake_timeout_ms = 100\n", &c, err,
+	                sizeof err));
+	ck_assert(parse(REQUIRED "max_handshakes = 10000\ntls_handshake_timeout_ms = 60000\n", &c,
+	                err, sizeof err));
+	ck_assert_int_eq(c.max_handshakes, 10000);
+	ck_assert_int_eq(c.tls_handshake_timeout_ms, 60000);
+	ck_assert(!parse(REQUIRED "max_handshakes = 0\n", &c, err, sizeof err));
+	ck_assert_str_eq(err, "line 6: max_handshakes must be an integer from 1 to 10000");
+	ck_assert(!parse(REQUIRED "max_handshakes = 10001\n", &c, err, sizeof err));
+	ck_assert(!parse(REQUIRED "max_handshakes = -5\n", &c, err, sizeof err));
+	ck_assert(!parse(REQUIRED "tls_handshake_timeout_ms = 99\n", &c, err, sizeof err));
+	ck_assert_str_eq(err,
+	                 "line 6: tls_handshake_timeout_ms must be an integer from 100 to 60000");
+	ck_assert(!parse(REQUIRED "tls_handshake_timeout_ms = 60001\n", &c, err, sizeof err));
+	ck_assert(!parse(REQUIRED "tls_handshake_timeout_ms = 3s\n", &c, err, sizeof err));
+}
+END_TEST
+
 Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -77,6 +109,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, defaults_and_required);
 	tcase_add_test(tc, values_comments_and_blank_lines);
 	tcase_add_test(tc, errors_name_the_line);
+	tcase_add_test(tc, handshake_limits);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,5 +1,6 @@
 /* test_tls.c: identity extraction from client certificates (subject O =
- * agency code, CN = user), on certificates built in memory. */
+ * agency code, CN = user), on certificates built in memory; the CRL
+ * validity check on CRLs built in memory. */
 #include "cdrpd.h"
 #include "unit.h"
 
@@ -71,6 +72,57 @@ START_TEST(refused_names)
 }
 END_TEST
 
+/* 2026-03-01 12:00:00 UTC */
+#define NOW ((time_t)1772366400)
+#define DAY ((time_t)86400)
+
+/* A CRL with lastUpdate NOW + last and, unless has_next is false,
+ * nextUpdate NOW + next; not signed, since only its dates matter here. */
+static enum tls_crl_status crl_status(time_t last, bool has_next, time_t next, time_t *nu,
+                                      char *when, size_t whenlen)
+{
+	X509_CRL *crl = X509_CRL_new();
+	ASN1_TIME *t = ASN1_TIME_set(NULL, NOW + last);
+	ck_assert(crl && t && X509_CRL_set1_lastUpdate(crl, t));
+	if (has_next) {
+		ck_assert(ASN1_TIME_set(t, NOW + next));
+		ck_assert(X509_CRL_set1_nextUpdate(crl, t));
+	}
+	enum tls_crl_status st = tls_crl_status(crl, NOW, nu, when, whenlen);
+	ASN1_TIME_free(t);
+	X509_CRL_free(crl);
+	return st;
+}
+
+START_TEST(crl_validity)
+{
+	char when[64];
+	time_t nu;
+	ck_assert_int_eq(crl_status(-DAY, true, 30 * DAY, &nu, when, sizeof when), TLS_CRL_CURRENT);
+	ck_assert_int_eq(nu, NOW + 30 * DAY);
+	ck_assert_str_eq(when, "2026-03-31 12:00:00 UTC");
+	/* the warning starts 7 days before nextUpdate */
+	ck_assert_int_eq(crl_status(-DAY, true, 7 * DAY, &nu, when, sizeof when), TLS_CRL_CURRENT);
+	ck_assert_int_eq(crl_status(-DAY, true, 7 * DAY - 1, &nu, when, sizeof when),
+	                 TLS_CRL_EXPIRING);
+	ck_assert_int_eq(crl_status(-DAY, true, 0, &nu, when, sizeof when), TLS_CRL_EXPIRING);
+	/* one second past nextUpdate */
+	ck_assert_int_eq(crl_status(-30 * DAY, true, -1, &nu, when, sizeof when), TLS_CRL_EXPIRED);
+	ck_assert_int_eq(nu, NOW - 1);
+	ck_assert_str_eq(when, "2026-03-01 11:59:59 UTC");
+	ck_assert_int_eq(crl_status(-60 * DAY, true, -30 * DAY, &nu, when, sizeof when),
+	                 TLS_CRL_EXPIRED);
+	/* issued in the future (a clock off, or a CRL dated ahead) */
+	ck_assert_int_eq(crl_status(DAY, true, 30 * DAY, &nu, when, sizeof when),
+	                 TLS_CRL_NOT_YET_VALID);
+	ck_assert_str_eq(when, "2026-03-02 12:00:00 UTC");
+	/* no nextUpdate: OpenSSL accepts it for ever */
+	ck_assert_int_eq(crl_status(-DAY, false, 0, &nu, when, sizeof when), TLS_CRL_CURRENT);
+	ck_assert_int_eq(nu, 0);
+	ck_assert_str_eq(when, "none");
+}
+END_TEST
+
 Suite *tls_suite(void)
 {
 	Suite *s = suite_create("tls");
@@ -78,5 +130,8 @@ Suite *tls_suite(void)
 	tcase_add_test(tc, agency_and_user);
 	tcase_add_test(tc, refused_names);
 	suite_add_tcase(s, tc);
+	TCase *crl = tcase_create("crl");
+	tcase_add_test(crl, crl_validity);
+	suite_add_tcase(s, crl);
 	return s;
 }

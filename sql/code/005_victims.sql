@@ -1,28 +1,3 @@
--- 005_victims: incidents, repeat victims and the ASB Case Review (issue 3).
---
--- Two layers:
---  * rule engines: pure, IMMUTABLE functions of plain data and a config
---    object (cdrp.repeat_victim_rule, cdrp.max_in_window,
---    cdrp.case_review_rule, cdrp.case_review_community_rule), unit-tested
---    with boundary cases in tests/sql/victims_rules.sql;
---  * data functions that feed them from the tables (cdrp.person_repeat_victim,
---    cdrp.person_case_review, cdrp.case_flagged, cdrp.case_prompts) and the
---    cdrp_impl endpoints (through cdrp_api.call) of proto/API.md "Incidents, victims, Case Review".
--- Nothing is stored about eligibility: flags and prompts are recomputed on
--- every read, so they follow every change of the incidents.
-
--- Who recorded each Case Review step, and the eligibility when applied.
-ALTER TABLE cdrp.case_reviews
-  ADD COLUMN eligible_at_application boolean,
-  ADD COLUMN basis_at_application text,
-  ADD COLUMN applied_by int REFERENCES cdrp.users,
-  ADD COLUMN decided_by int REFERENCES cdrp.users,
-  ADD COLUMN meeting_recorded_by int REFERENCES cdrp.users;
-CREATE INDEX case_reviews_person_idx ON cdrp.case_reviews (person_id);
-CREATE INDEX case_reviews_applied_idx ON cdrp.case_reviews (partnership_id, applied_on);
-CREATE INDEX victim_flags_person_idx ON cdrp.victim_flags (person_id);
-CREATE INDEX incident_reports_agency_ref_idx ON cdrp.incident_reports (agency_id, external_ref);
-
 -- ---------------------------------------------------------------------------
 -- Rule engines (pure)
 -- ---------------------------------------------------------------------------
@@ -133,7 +108,7 @@ $$;
 
 -- The occurred_on of each distinct incident the person is a victim of.
 CREATE FUNCTION cdrp.person_incident_dates(p_person bigint) RETURNS date[]
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET cdrp.scope = 'partnership' AS $$
   SELECT coalesce(array_agg(i.occurred_on ORDER BY i.occurred_on), '{}')
   FROM cdrp.incident_victims iv JOIN cdrp.incidents i ON i.id = iv.incident_id
   WHERE iv.person_id = p_person
@@ -142,7 +117,7 @@ $$;
 -- {"repeat_victim", "computed", "manual", "repeat_reason": computed|manual|both|null,
 --  "incidents_in_window": most incidents in one window}
 CREATE FUNCTION cdrp.person_victim_status(p_person bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET cdrp.scope = 'partnership' AS $$
   WITH cfg AS (SELECT cdrp.config(p.partnership_id)->'repeat_victim' AS rv
                FROM cdrp.persons p WHERE p.id = p_person),
   s AS (SELECT cdrp.max_in_window(cdrp.person_incident_dates(p_person),
@@ -162,7 +137,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE FUNCTION cdrp.person_repeat_victim(p_person bigint) RETURNS boolean
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET cdrp.scope = 'partnership' AS $$
   SELECT coalesce((cdrp.person_victim_status(p_person)->>'repeat_victim')::boolean, false)
 $$;
 
@@ -170,7 +145,7 @@ $$;
 -- person as victim (several agencies' reports of one incident are one
 -- complaint, made when it was first reported).
 CREATE FUNCTION cdrp.person_complaints(p_person bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET cdrp.scope = 'partnership' AS $$
   SELECT coalesce(jsonb_agg(jsonb_build_object('incident_id', i.id,
            'occurred_on', i.occurred_on, 'reported_on', r.reported_on, 'agency', r.code)
            ORDER BY r.reported_on, i.id), '[]')
@@ -185,7 +160,7 @@ $$;
 -- Cases on which the person is a victim (linked as victim, or a victim of
 -- one of its incidents).
 CREATE FUNCTION cdrp.person_victim_cases(p_person bigint) RETURNS SETOF bigint
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET cdrp.scope = 'partnership' AS $$
   SELECT case_id FROM cdrp.case_persons WHERE person_id = p_person AND role = 'victim'
   UNION
   SELECT i.case_id FROM cdrp.incident_victims iv JOIN cdrp.incidents i ON i.id = iv.incident_id
@@ -194,7 +169,7 @@ $$;
 
 -- Every report of every incident of the case, for the community variant.
 CREATE FUNCTION cdrp.case_reports(p_case bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET cdrp.scope = 'partnership' AS $$
   SELECT coalesce(jsonb_agg(jsonb_build_object('reported_on', ir.reported_on,
                                                'agency', a.code) ORDER BY ir.id), '[]')
   FROM cdrp.incidents i JOIN cdrp.incident_reports ir ON ir.incident_id = i.id
@@ -210,7 +185,7 @@ $$;
 -- override_reason); p_with_override false leaves overrides out (what "the
 -- rules say").
 CREATE FUNCTION cdrp.person_case_review_eval(p_person bigint, p_with_override boolean)
-RETURNS jsonb LANGUAGE plpgsql STABLE AS $$
+RETURNS jsonb LANGUAGE plpgsql STABLE SET cdrp.scope = 'partnership' AS $$
 DECLARE cfg jsonb; r jsonb; basis text;
 BEGIN
   SELECT cdrp.config(partnership_id)->'case_review' INTO cfg
@@ -234,14 +209,14 @@ END $$;
 
 -- The same with overrides: what GET /v1/persons/{id}/case-review answers.
 CREATE FUNCTION cdrp.person_case_review(p_person bigint) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE SET cdrp.scope = 'partnership' AS $$
   SELECT cdrp.person_case_review_eval(p_person, true)
 $$;
 
 -- Does the case need attention: any linked person a repeat victim or
 -- eligible for a Case Review.
 CREATE FUNCTION cdrp.case_flagged(p_case bigint) RETURNS boolean
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET cdrp.scope = 'partnership' AS $$
 BEGIN
   RETURN EXISTS (
     SELECT 1 FROM (SELECT DISTINCT person_id FROM cdrp.case_persons WHERE case_id = p_case) cp
@@ -262,7 +237,7 @@ $$;
 -- repeat_victim, case_review_eligible, explain_case_review (the last only
 -- when not eligible). Details carry no personal data.
 CREATE FUNCTION cdrp.case_prompts(p_case bigint) RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET cdrp.scope = 'partnership' AS $$
 DECLARE out jsonb := '[]'; pid bigint; st jsonb; cr jsonb; months int;
 BEGIN
   FOR pid IN SELECT v FROM cdrp.case_victims(p_case) v
@@ -350,7 +325,7 @@ $$;
 -- computed after the change.
 CREATE FUNCTION cdrp_impl.incident_add(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE
   c cdrp.cases; b jsonb := p_args->'body'; cid bigint; inc cdrp.incidents;
   iid bigint; ext text := p_args->'body'->>'external_ref'; v jsonb; k int := 0;
@@ -458,7 +433,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.incident_list(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE cid bigint; items jsonb;
 BEGIN
   cid := cdrp.case_resolve(me.partnership_id, p_args->>'id');
@@ -466,6 +441,7 @@ BEGIN
     status := 404; body := cdrp.problem('not_found', 'no such case');
     RETURN;
   END IF;
+  PERFORM cdrp.require_justification((SELECT marking FROM cdrp.cases WHERE id = cid), 'case');
   SELECT coalesce(jsonb_agg(cdrp.incident_json(i.id) ORDER BY i.id DESC), '[]') INTO items
   FROM cdrp.incidents i WHERE i.case_id = cid;
   PERFORM cdrp.audit(me.agency_id, me.user_id, 'consult', 'incident_list', cid,
@@ -475,7 +451,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.victim_list(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE
     lim int := coalesce((p_args->'query'->>'limit')::int, 50);
   after bigint := nullif((p_args->'query'->>'after')::bigint, 0);
@@ -523,7 +499,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.person_flag_add(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE pid bigint; f cdrp.victim_flags;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
@@ -548,7 +524,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.person_case_review(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE pid bigint;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
@@ -568,7 +544,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.case_review_apply(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE b jsonb := p_args->'body'; pid bigint; cid bigint; el jsonb; rid bigint;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
@@ -606,7 +582,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.case_review_decide(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE b jsonb := p_args->'body'; cr cdrp.case_reviews; met boolean;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
@@ -666,7 +642,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.case_review_meeting(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE b jsonb := p_args->'body'; cr cdrp.case_reviews;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
@@ -713,9 +689,10 @@ END $$;
 -- Figures for the annual publication, by calendar year: applications
 -- (applied_on), decisions (decided_on), reviews held and their
 -- recommendations (meeting_on).
+-- An aggregate open to the partnership: counts across every case.
 CREATE FUNCTION cdrp_impl.case_review_stats(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp SET cdrp.scope = 'partnership' AS $$
 DECLARE y int; d0 date; d1 date;
 BEGIN
   y := coalesce((p_args->'query'->>'year')::int, extract(year FROM cdrp.today())::int);
@@ -737,4 +714,3 @@ BEGIN
                      jsonb_build_object('year', y));
   status := 200;
 END $$;
-

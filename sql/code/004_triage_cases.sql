@@ -1,21 +1,3 @@
--- 004_triage_cases: triage of referrals (accept, decline, request more
--- information, resubmit) and the case itself (read, list, change, close,
--- reopen, PPO strands and removal, history, notes, persons). Issue 3.
---
--- Endpoints follow the convention of 003: cdrp_impl.<name>(me, p_args) ->
--- (status, body, replay, etag), called through cdrp_api.call. Parts of the case owned by later
--- migrations (risk, actions, review dates, repeat victims, prompts, flags)
--- are called from plpgsql, which resolves them when it runs: 005 and 006
--- define them.
-
--- A strand change may give a reason (removals have removal_reason).
-ALTER TABLE cdrp.ppo_strand_history ADD COLUMN reason text;
-CREATE INDEX case_notes_case_idx ON cdrp.case_notes (case_id, id);
-CREATE INDEX case_status_history_case_idx ON cdrp.case_status_history (case_id, id);
-CREATE INDEX ppo_strand_history_case_idx ON cdrp.ppo_strand_history (case_id, id);
-CREATE INDEX referral_transitions_referral_idx ON cdrp.referral_transitions (referral_id, id);
-CREATE INDEX cases_list_idx ON cdrp.cases (partnership_id, id DESC);
-
 -- --- helpers --------------------------------------------------------------------
 
 -- A path id ("42") as a bigint, NULL if it is not one.
@@ -23,13 +5,21 @@ CREATE FUNCTION cdrp.path_id(p_id text) RETURNS bigint LANGUAGE sql IMMUTABLE AS
   SELECT CASE WHEN p_id ~ '^[1-9][0-9]{0,17}$' THEN p_id::bigint END
 $$;
 
--- The referral JSON of 002, with its transitions.
-CREATE OR REPLACE FUNCTION cdrp.referral_json(r cdrp.referrals) RETURNS jsonb
+-- A referral as the caller may read it, with its transitions. Victims'
+-- contact details only for the submitting agency or an agency an ISA
+-- lets see victim details (cdrp.isa_allows).
+CREATE FUNCTION cdrp.referral_json(r cdrp.referrals, me cdrp.caller) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object(
     'id', r.id, 'reference', r.reference, 'status', r.status, 'case_kind', r.case_kind,
     'subject', r.body->'subject', 'reason', r.body->'reason',
-    'incidents', coalesce(r.body->'incidents', '[]'), 'victims', coalesce(r.body->'victims', '[]'),
+    'incidents', coalesce(r.body->'incidents', '[]'),
+    'victims', CASE WHEN r.agency_id = me.agency_id
+                      OR cdrp.isa_allows(r.partnership_id, r.agency_id, me.agency_id, 'victim_details'::text,
+                                         cdrp.kind_purpose(r.case_kind))
+                    THEN coalesce(r.body->'victims', '[]')
+                    ELSE (SELECT coalesce(jsonb_agg(v - 'contact'), '[]')
+                          FROM jsonb_array_elements(r.body->'victims') v) END,
     'risk', r.body->'risk', 'requested_action', r.body->'requested_action',
     'marking', r.marking, 'strand', r.body->'strand',
     'agency', (SELECT code FROM cdrp.agencies WHERE id = r.agency_id),
@@ -69,6 +59,7 @@ BEGIN
   ELSE
     SELECT * INTO c FROM cdrp.cases WHERE id = cid;
   END IF;
+  PERFORM cdrp.require_justification(c.marking, 'case');
   RETURN c;
 END $$;
 
@@ -198,7 +189,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.referral_accept(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE
   r cdrp.referrals; c cdrp.cases; b jsonb := coalesce(p_args->'body', '{}');
   cw int; cwp jsonb; lead int; is_new boolean := NOT (b ? 'case'); k text;
@@ -296,7 +287,7 @@ BEGIN
   PERFORM cdrp.audit(me.agency_id, me.user_id, 'alter', 'referral', r.id,
                      jsonb_build_object('to', 'accepted', 'case_id', c.id,
                                         'case_reference', c.reference, 'new_case', is_new));
-  status := 200; body := cdrp.referral_json(r);
+  status := 200; body := cdrp.referral_json(r, me);
 END $$;
 
 -- decline and request-info: the shared transition.
@@ -330,12 +321,12 @@ BEGIN
   VALUES (r.id, from_s, p_to, p_reason, me.user_id, at);
   PERFORM cdrp.audit(me.agency_id, me.user_id, 'alter', 'referral', r.id,
                      jsonb_build_object('from', from_s, 'to', p_to));
-  status := 200; body := cdrp.referral_json(r);
+  status := 200; body := cdrp.referral_json(r, me);
 END $$;
 
 CREATE FUNCTION cdrp_impl.referral_decline(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 BEGIN
   SELECT d.status, d.body INTO status, body
   FROM cdrp.referral_decide(me, p_args, 'declined', p_args->'body'->>'reason') d;
@@ -343,7 +334,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.referral_request_info(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 BEGIN
   SELECT d.status, d.body INTO status, body
   FROM cdrp.referral_decide(me, p_args, 'info_requested',
@@ -354,7 +345,7 @@ END $$;
 -- information with a whole new body; the referral is submitted again.
 CREATE FUNCTION cdrp_impl.referral_resubmit(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE r cdrp.referrals; b jsonb := p_args->'body'; at timestamptz := now();
 BEGIN
   IF NOT 'referrer' = ANY (me.roles) THEN
@@ -387,14 +378,14 @@ BEGIN
   VALUES (r.id, 'info_requested', 'submitted', me.user_id, at);
   PERFORM cdrp.audit(me.agency_id, me.user_id, 'collect', 'referral', r.id,
                      jsonb_build_object('from', 'info_requested', 'to', 'submitted'));
-  status := 200; body := cdrp.referral_json(r);
+  status := 200; body := cdrp.referral_json(r, me);
 END $$;
 
 -- --- cases ----------------------------------------------------------------------
 
 CREATE FUNCTION cdrp_impl.case_list(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE
   q jsonb := coalesce(p_args->'query', '{}'); lim int; p_after bigint;
   items jsonb; n int; last_id bigint;
@@ -436,7 +427,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.case_get(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE c cdrp.cases;
 BEGIN
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', false);
@@ -487,7 +478,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.case_update(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; cw int; cwp jsonb;
   lead int;
 BEGIN
@@ -528,7 +519,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.case_close(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
   SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, false, 'open');
@@ -549,7 +540,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.case_reopen(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
   SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, false, 'closed');
@@ -569,7 +560,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.case_strand(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
   SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, true, 'open');
@@ -596,7 +587,7 @@ END $$;
 -- case closes with outcome `other`.
 CREATE FUNCTION cdrp_impl.case_ppo_removal(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
   SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, true, 'open');
@@ -631,7 +622,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.case_history(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE c cdrp.cases;
 BEGIN
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', false);
@@ -660,7 +651,7 @@ $$;
 
 CREATE FUNCTION cdrp_impl.case_note_add(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE c cdrp.cases; n cdrp.case_notes;
 BEGIN
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', false);
@@ -683,7 +674,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.case_notes(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE c cdrp.cases;
 BEGIN
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', false);
@@ -702,7 +693,7 @@ END $$;
 -- partnership, linked to the case in a role.
 CREATE FUNCTION cdrp_impl.case_person_add(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE
   c cdrp.cases; b jsonb := coalesce(p_args->'body', '{}'); pid bigint;
 BEGIN
@@ -748,4 +739,3 @@ BEGIN
                      jsonb_build_object('case_id', c.id, 'role', b->>'role'));
   status := 201; body := jsonb_build_object('person_id', pid, 'role', b->>'role');
 END $$;
-

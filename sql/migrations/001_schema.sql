@@ -1,16 +1,11 @@
 -- 001_schema: the whole cdrp domain (see ../shared/BRIEF.md).
--- Tables live in schema `cdrp` and belong to the migrating superuser/owner.
--- The daemon connects as `cdrp_app`, which may only EXECUTE the functions
--- in schema `cdrp_api` (002): identity checks, visibility and the audit
--- trail live in those functions and cannot be bypassed by the daemon.
+-- Tables live in schema `cdrp` and belong to `cdrp_owner` (NOLOGIN, not a
+-- superuser: `cdrpd --migrate` runs every migration as that role).
+-- The daemon connects as `cdrp_app`, which may only EXECUTE
+-- cdrp_api.call (sql/code/): identity checks, visibility and the audit
+-- trail live behind it and cannot be bypassed by the daemon.
 
 CREATE SCHEMA cdrp;
-
-DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cdrp_app') THEN
-    CREATE ROLE cdrp_app LOGIN;
-  END IF;
-END $$;
 
 -- A partnership (one CSP); per-partnership rules live in `config`:
 -- repeat-victim definition, Case Review thresholds, risk questionnaire,
@@ -347,69 +342,7 @@ CREATE TABLE cdrp.audit_head (
   last_hash  bytea NOT NULL
 ) WITH (fillfactor = 10); -- room for HOT updates of the one row
 INSERT INTO cdrp.audit_head VALUES (true, 0, '\x00'::bytea);
+-- Triggers are re-created with their functions by sql/code/001_audit.sql.
 
-CREATE FUNCTION cdrp.audit_row_hash(a cdrp.audit_log) RETURNS bytea
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT sha256(a.prev_hash || convert_to(concat_ws('|', a.id, a.at, a.agency_id, a.user_id,
-    a.action, a.object_type, a.object_id, a.justification, a.detail::text), 'UTF8'))
-$$;
-
--- Chaining takes the head row lock; it is taken last in each transaction
--- (audit rows are written last) so it is held only until commit. One lock
--- and one new head version per audit row.
-CREATE FUNCTION cdrp.audit_chain() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE h cdrp.audit_head;
-BEGIN
-  SELECT * INTO h FROM cdrp.audit_head WHERE only_row FOR UPDATE;
-  NEW.id := h.last_id + 1;
-  NEW.prev_hash := h.last_hash;
-  NEW.row_hash := cdrp.audit_row_hash(NEW);
-  UPDATE cdrp.audit_head SET last_id = NEW.id, last_hash = NEW.row_hash WHERE only_row;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER audit_chain BEFORE INSERT ON cdrp.audit_log
-  FOR EACH ROW EXECUTE FUNCTION cdrp.audit_chain();
-
-CREATE FUNCTION cdrp.forbid_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
-END $$;
-CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON cdrp.audit_log
-  FOR EACH ROW EXECUTE FUNCTION cdrp.forbid_change();
-CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON cdrp.audit_log
-  FOR EACH STATEMENT EXECUTE FUNCTION cdrp.forbid_change();
-CREATE TRIGGER notes_append_only BEFORE UPDATE OR DELETE ON cdrp.case_notes
-  FOR EACH ROW EXECUTE FUNCTION cdrp.forbid_change();
-
--- Returns the id of the first row whose chain link is broken, or NULL.
-CREATE FUNCTION cdrp.audit_verify() RETURNS bigint LANGUAGE plpgsql STABLE AS $$
-DECLARE r cdrp.audit_log; prev bytea := '\x00'::bytea; expect bigint := 1;
-BEGIN
-  FOR r IN SELECT * FROM cdrp.audit_log ORDER BY id LOOP
-    IF r.id <> expect OR r.prev_hash <> prev OR r.row_hash <> cdrp.audit_row_hash(r) THEN
-      RETURN r.id;
-    END IF;
-    prev := r.row_hash;
-    expect := expect + 1;
-  END LOOP;
-  IF expect - 1 <> (SELECT last_id FROM cdrp.audit_head) THEN
-    RETURN expect;
-  END IF;
-  RETURN NULL;
-END $$;
-
--- plpgsql, not sql: its INSERT is planned once per session, not per call.
-CREATE FUNCTION cdrp.audit(p_agency int, p_user int, p_action text, p_type text,
-                           p_object bigint, p_detail jsonb DEFAULT '{}'::jsonb,
-                           p_justification text DEFAULT NULL) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO cdrp.audit_log (id, agency_id, user_id, action, object_type, object_id,
-                              justification, detail, prev_hash, row_hash)
-  VALUES (0, p_agency, p_user, p_action, p_type, p_object, p_justification, p_detail,
-          '\x'::bytea, '\x'::bytea);
-END $$;
-
--- The daemon's role can touch nothing directly.
 REVOKE ALL ON ALL TABLES IN SCHEMA cdrp FROM PUBLIC;
 REVOKE ALL ON SCHEMA cdrp FROM PUBLIC;

@@ -1,21 +1,3 @@
--- 006_risk_actions: risk assessments and actions (issue 3, proto/API.md
--- "Risk and actions").
---
--- Pure rule functions (unit-tested in tests/sql/risk_actions_rules.sql):
---   cdrp.risk_answers_problem, cdrp.risk_score, cdrp.risk_band,
---   cdrp.review_cadence, cdrp.next_review_date, cdrp.action_overdue,
---   cdrp.action_transition_ok;
--- case data the case reads use: cdrp.case_risk, cdrp.case_actions,
---   cdrp.case_next_review, cdrp.case_overdue, cdrp.cpn_allowed;
--- endpoints (cdrp_impl, through cdrp_api.call): risk_questionnaire,
---   risk_assess, action_add, action_update.
---
--- Configuration arguments (p_cfg) may be the whole partnership configuration
--- (cdrp.config(p)) or just its relevant part ("risk" for the scoring
--- functions, "cadence_days" for the cadence functions).
-
-CREATE INDEX risk_assessments_case_idx ON cdrp.risk_assessments (case_id, assessed_at DESC, id DESC);
-
 -- ---- pure rules ---------------------------------------------------------------
 
 -- The "risk" part of a configuration given either whole or as that part.
@@ -204,7 +186,7 @@ $$;
 
 CREATE FUNCTION cdrp_impl.risk_questionnaire(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE cfg jsonb;
 BEGIN
   cfg := cdrp.config(me.partnership_id);
@@ -223,7 +205,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.risk_assess(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE
   c cdrp.cases; cfg jsonb; b jsonb := p_args->'body'; bad jsonb; sc jsonb;
   pid bigint; ra cdrp.risk_assessments; prompts jsonb := '[]'::jsonb; vs int;
@@ -272,7 +254,7 @@ END $$;
 
 CREATE FUNCTION cdrp_impl.action_add(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE
   c cdrp.cases; cfg jsonb; b jsonb := p_args->'body'; owner int; a cdrp.actions;
 BEGIN
@@ -329,13 +311,16 @@ END $$;
 -- Actions of a closed case can still be updated (e.g. marked done).
 CREATE FUNCTION cdrp_impl.action_update(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SET search_path = pg_catalog, cdrp AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE
   a cdrp.actions; b jsonb := p_args->'body'; new_status text;
   changed text[] := '{}';
 BEGIN
   -- Lock the case, then the action (the order action_add takes), so that
   -- cancelling the only written warning and adding a CPN cannot interleave.
+  -- The owner agency may not read the case: look up in the partnership's
+  -- scope, decide visibility below, then narrow again.
+  PERFORM cdrp.with_scope('partnership');
   IF p_args->>'id' ~ '^[1-9][0-9]{0,17}$' THEN
     PERFORM 1 FROM cdrp.cases c
     WHERE c.id = (SELECT case_id FROM cdrp.actions WHERE id = (p_args->>'id')::bigint)
@@ -345,6 +330,7 @@ BEGIN
     WHERE a2.id = (p_args->>'id')::bigint AND c.partnership_id = me.partnership_id
     FOR UPDATE OF a2;
   END IF;
+  PERFORM cdrp.with_scope('user');
   -- Not visible: neither a reader of the case nor the owner agency.
   IF a.id IS NULL OR NOT (cdrp.case_readable(a.case_id, me.agency_id, me.roles)
                           OR a.owner_agency_id = me.agency_id) THEN
@@ -393,4 +379,3 @@ BEGIN
                      jsonb_build_object('case_id', a.case_id, 'status', a.status,
                                         'fields', to_jsonb(changed)));
 END $$;
-

@@ -1,0 +1,441 @@
+-- 002_api: the one entry point cdrpd calls, cdrp_api.call, and what it
+-- shares with every endpoint: identity, permissions, the per-transaction
+-- caller settings that row-level security reads, idempotency and the
+-- mapping of refusals to HTTP.
+--
+--   cdrp_api.call(agency, cn, fn, args, key, hash, partnership, why)
+--     -> (status, body, replay, etag)
+--
+-- agency and cn come from the verified client certificate; fn from
+-- cdrpd's route table (proto/), never from a request; args is
+-- {"id", "body", "query", "if_match"} after proto/ validation; key and hash
+-- the Idempotency-Key and the hash of the request; partnership and why the
+-- X-Cdrp-Partnership and X-Cdrp-Justification headers. One statement, one
+-- transaction, one round trip.
+--
+-- Endpoints are cdrp_impl.<fn>(me cdrp.caller, args jsonb) -> (status, body,
+-- replay, etag). They answer refusals either as (4xx, cdrp.problem(...)) or
+-- by cdrp.refuse(...), which raises SQLSTATE CDR01: call() turns it into
+-- the answer, and everything the endpoint did is rolled back.
+
+-- The active user behind (agency code, CN) acting within one partnership:
+-- the one named, or the agency's only one. No row when unknown, inactive,
+-- or the agency is not a member of the partnership named.
+CREATE FUNCTION cdrp.whoami(p_agency text, p_cn text, p_partnership text DEFAULT NULL)
+RETURNS TABLE (user_id int, agency_id int, partnership_id int, roles text[])
+LANGUAGE sql STABLE AS $$
+  SELECT u.id, a.id, ap.partnership_id, u.roles
+  FROM cdrp.agencies a
+  JOIN cdrp.users u ON u.agency_id = a.id
+  JOIN cdrp.agency_partnerships ap ON ap.agency_id = a.id
+  JOIN cdrp.partnerships p ON p.id = ap.partnership_id
+  WHERE a.code = p_agency AND u.cn = p_cn AND a.active AND u.active AND ap.active
+    AND (p.code = p_partnership
+         OR (p_partnership IS NULL
+             AND (SELECT count(*) FROM cdrp.agency_partnerships x WHERE x.agency_id = a.id) = 1))
+$$;
+
+CREATE FUNCTION cdrp.problem(p_code text, p_detail text, p_field text DEFAULT NULL)
+RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object('code', p_code, 'detail', p_detail,
+                                              'field', p_field))
+$$;
+
+-- A refusal: rolls back what the endpoint did and answers (status,
+-- problem). The one custom SQLSTATE; call() maps it.
+CREATE FUNCTION cdrp.refuse(p_status int, p_code text, p_detail text, p_field text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = 'CDR01',
+    MESSAGE = (cdrp.problem(p_code, p_detail, p_field) || jsonb_build_object('status', p_status))::text;
+END $$;
+
+CREATE FUNCTION cdrp.utc(t timestamptz) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+$$;
+
+-- Opaque list cursor; proto_parse_list_query() decodes the same form.
+CREATE FUNCTION cdrp.cursor_encode(p_id bigint) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT 'c' || p_id::text
+$$;
+
+CREATE FUNCTION cdrp.schema_version() RETURNS int LANGUAGE sql STABLE AS $$
+  SELECT max(version) FROM public.cdrp_schema_migrations
+$$;
+
+-- Refusals are audited as 'deny', with the user when the identity is known.
+CREATE FUNCTION cdrp.deny(p_agency text, p_cn text, p_what text,
+                          p_detail jsonb DEFAULT '{}'::jsonb) RETURNS void
+LANGUAGE sql AS $$
+  SELECT cdrp.audit(a.id, u.id, 'deny', p_what, NULL,
+                    p_detail || CASE WHEN u.id IS NULL THEN jsonb_build_object('cn', p_cn)
+                                     ELSE '{}'::jsonb END)
+  FROM (SELECT 1) one
+  LEFT JOIN cdrp.agencies a ON a.code = p_agency
+  LEFT JOIN cdrp.users u ON u.agency_id = a.id AND u.cn = p_cn
+$$;
+
+-- ---- permissions --------------------------------------------------------
+-- Deny by default: an endpoint needs a permission, and a role grants a
+-- fixed set of them. An endpoint missing here cannot be called at all.
+CREATE FUNCTION cdrp.endpoint_permission(p_fn text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE
+    WHEN p_fn = 'health' THEN 'identity'
+    WHEN p_fn IN ('referral_submit', 'referral_resubmit') THEN 'referral.submit'
+    WHEN p_fn IN ('referral_get', 'referral_list') THEN 'referral.read'
+    WHEN p_fn IN ('referral_accept', 'referral_decline', 'referral_request_info')
+      THEN 'referral.triage'
+    WHEN p_fn IN ('case_list', 'case_get', 'case_history', 'case_notes', 'incident_list',
+                  'victim_list', 'person_case_review') THEN 'case.read'
+    WHEN p_fn IN ('case_update', 'case_close', 'case_reopen', 'case_person_add',
+                  'risk_assess', 'person_flag_add') THEN 'case.write'
+    WHEN p_fn IN ('case_strand', 'case_ppo_removal') THEN 'case.ppo'
+    WHEN p_fn IN ('case_note_add', 'incident_add', 'action_add', 'action_update')
+      THEN 'case.contribute'
+    WHEN p_fn IN ('case_review_apply', 'case_review_decide', 'case_review_meeting')
+      THEN 'case_review.manage'
+    WHEN p_fn IN ('case_review_stats', 'risk_questionnaire') THEN 'aggregate.read'
+    WHEN p_fn IN ('isa_list', 'isa_get') THEN 'isa.read'
+    WHEN p_fn IN ('isa_create', 'isa_sign', 'isa_suspend', 'isa_resume', 'isa_terminate')
+      THEN 'isa.manage'
+    WHEN p_fn IN ('admin_agency_add', 'admin_agency_list', 'admin_agency_disable',
+                  'admin_user_add', 'admin_user_list', 'admin_user_disable', 'admin_user_roles',
+                  'admin_retention_run', 'admin_sar', 'admin_legal_hold') THEN 'admin'
+  END
+$$;
+
+CREATE FUNCTION cdrp.role_permissions(p_role text) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE p_role
+    WHEN 'referrer' THEN ARRAY['referral.submit', 'referral.read', 'case.read',
+                               'case.contribute', 'aggregate.read', 'isa.read']
+    WHEN 'caseworker' THEN ARRAY['referral.read', 'referral.triage', 'case.read', 'case.write',
+                                 'case.ppo', 'case.contribute', 'case_review.manage',
+                                 'aggregate.read', 'isa.read']
+    WHEN 'chair' THEN ARRAY['referral.read', 'referral.triage', 'case.read', 'case.write',
+                            'case.ppo', 'case.contribute', 'case_review.manage',
+                            'aggregate.read', 'isa.read']
+    WHEN 'ppo_coordinator' THEN ARRAY['referral.read', 'case.read', 'case.ppo',
+                                      'case.contribute', 'aggregate.read', 'isa.read']
+    WHEN 'analyst' THEN ARRAY['aggregate.read', 'isa.read']
+    WHEN 'admin' THEN ARRAY['referral.read', 'referral.triage', 'case.read', 'case.write',
+                            'case.ppo', 'case.contribute', 'case_review.manage',
+                            'aggregate.read', 'isa.read', 'isa.manage', 'admin']
+    ELSE ARRAY[]::text[]
+  END
+$$;
+
+CREATE FUNCTION cdrp.has_permission(p_roles text[], p_perm text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT p_perm = 'identity'
+      OR EXISTS (SELECT 1 FROM unnest(p_roles) r WHERE p_perm = ANY (cdrp.role_permissions(r)))
+$$;
+
+-- ---- the caller ---------------------------------------------------------
+
+-- The registered, active user behind (agency code, CN) in the partnership
+-- asked for, or NULL after auditing the refusal.
+CREATE FUNCTION cdrp.caller(p_agency text, p_cn text, p_what text,
+                            p_partnership text DEFAULT NULL) RETURNS cdrp.caller
+LANGUAGE plpgsql AS $$
+DECLARE me cdrp.caller;
+BEGIN
+  SELECT w.user_id, w.agency_id, w.partnership_id, w.roles, p_agency, p_cn INTO me
+  FROM cdrp.whoami(p_agency, p_cn, p_partnership) w;
+  IF me.user_id IS NULL THEN
+    PERFORM cdrp.deny(p_agency, p_cn, p_what,
+                      jsonb_strip_nulls(jsonb_build_object('partnership', p_partnership)));
+    RETURN NULL;
+  END IF;
+  RETURN me;
+END $$;
+
+-- Row-level security reads the caller from these transaction-local
+-- settings; only call() sets them (sql/code/008_rls.sql).
+CREATE FUNCTION cdrp.set_caller(me cdrp.caller, p_why text) RETURNS void
+LANGUAGE sql AS $$
+  SELECT set_config('cdrp.user_id', me.user_id::text, true),
+         set_config('cdrp.agency_id', me.agency_id::text, true),
+         set_config('cdrp.partnership_id', me.partnership_id::text, true),
+         set_config('cdrp.roles', array_to_string(me.roles, ','), true),
+         set_config('cdrp.justification', coalesce(p_why, ''), true),
+         set_config('cdrp.scope', 'user', true)
+$$;
+
+-- The endpoint function, checked to exist (p_fn comes from cdrpd's route
+-- table, never from a request).
+CREATE FUNCTION cdrp.impl_sql(p_fn text) RETURNS text LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF to_regprocedure(format('cdrp_impl.%I(cdrp.caller,jsonb)', p_fn)) IS NULL THEN
+    RAISE EXCEPTION 'no endpoint function %', p_fn;
+  END IF;
+  RETURN format('SELECT * FROM cdrp_impl.%I($1, $2)', p_fn);
+END $$;
+
+-- Runs an endpoint; a cdrp.refuse() inside becomes its answer.
+CREATE FUNCTION cdrp.run_endpoint(me cdrp.caller, p_fn text, p_args jsonb,
+  OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql AS $$
+DECLARE msg text;
+BEGIN
+  EXECUTE cdrp.impl_sql(p_fn) INTO status, body, replay, etag USING me, p_args;
+  replay := coalesce(replay, false);
+EXCEPTION WHEN SQLSTATE 'CDR01' THEN
+  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+  status := (msg::jsonb->>'status')::int;
+  body := msg::jsonb - 'status';
+  replay := false;
+  etag := NULL;
+END $$;
+
+CREATE FUNCTION cdrp_api.call(p_agency text, p_cn text, p_fn text, p_args jsonb,
+  p_key text DEFAULT NULL, p_hash bytea DEFAULT NULL, p_partnership text DEFAULT NULL,
+  p_why text DEFAULT NULL, OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp, pg_temp AS $$
+DECLARE
+  me cdrp.caller := cdrp.caller(p_agency, p_cn, p_fn, p_partnership);
+  perm text := cdrp.endpoint_permission(p_fn);
+  k cdrp.idempotency_keys;
+BEGIN
+  replay := false;
+  IF me IS NULL THEN
+    status := 403; body := cdrp.problem('unknown_identity',
+      CASE WHEN p_partnership IS NULL
+           THEN 'certificate identity is not registered, or its agency belongs to several partnerships: name one (X-Cdrp-Partnership)'
+           ELSE 'certificate identity is not registered in that partnership' END);
+    RETURN;
+  END IF;
+  IF perm IS NULL THEN
+    RAISE EXCEPTION 'endpoint % has no permission', p_fn; -- a route table bug: 500
+  END IF;
+  PERFORM cdrp.set_caller(me, p_why);
+  IF NOT cdrp.has_permission(me.roles, perm) THEN
+    PERFORM cdrp.deny(p_agency, p_cn, p_fn, jsonb_build_object('permission', perm));
+    status := 403;
+    body := cdrp.problem('forbidden', format('this needs the %s permission', perm));
+    RETURN;
+  END IF;
+
+  IF p_key IS NOT NULL THEN
+    -- Keys belong to one user. Claim the key first: a concurrent duplicate
+    -- waits here until we commit, then sees our row and replays it.
+    INSERT INTO cdrp.idempotency_keys (agency_id, user_id, key, request_hash, status, response)
+    VALUES (me.agency_id, me.user_id, p_key, p_hash, 0, '{}') ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+      SELECT * INTO k FROM cdrp.idempotency_keys i
+      WHERE i.agency_id = me.agency_id AND i.user_id = me.user_id AND i.key = p_key;
+      IF k.request_hash = p_hash THEN
+        status := k.status; body := k.response; etag := k.etag; replay := true;
+        PERFORM cdrp.audit(me.agency_id, me.user_id, 'disclose', 'replay', NULL,
+                           jsonb_build_object('endpoint', p_fn));
+      ELSE
+        status := 409;
+        body := cdrp.problem('idempotency_conflict',
+                             'this Idempotency-Key was used before with a different request');
+      END IF;
+      RETURN;
+    END IF;
+  END IF;
+
+  SELECT * INTO status, body, replay, etag FROM cdrp.run_endpoint(me, p_fn, p_args);
+
+  IF status IN (403, 404) THEN
+    -- Probes of what the caller may not see are audited too. Endpoints
+    -- that audited their own refusal say so with "audited".
+    IF NOT coalesce((body->>'audited')::boolean, false) THEN
+      PERFORM cdrp.deny(p_agency, p_cn, p_fn,
+        jsonb_strip_nulls(jsonb_build_object('status', status, 'code', body->>'code',
+                                             'id', p_args->>'id')));
+    END IF;
+  END IF;
+  body := body - 'audited';
+  IF p_key IS NOT NULL THEN
+    IF status >= 400 THEN
+      -- Nothing was done: free the key, so the same request is judged
+      -- afresh once whatever refused it has changed.
+      DELETE FROM cdrp.idempotency_keys i
+      WHERE i.agency_id = me.agency_id AND i.user_id = me.user_id AND i.key = p_key;
+    ELSE
+      UPDATE cdrp.idempotency_keys i SET status = call.status, response = call.body,
+             etag = call.etag,
+             referral_id = CASE WHEN p_fn = 'referral_submit' THEN (call.body->>'id')::bigint END
+      WHERE i.agency_id = me.agency_id AND i.user_id = me.user_id AND i.key = p_key;
+    END IF;
+  END IF;
+END $$;
+
+GRANT USAGE ON SCHEMA cdrp_api TO cdrp_app;
+GRANT EXECUTE ON FUNCTION cdrp_api.call(text, text, text, jsonb, text, bytea, text, text)
+  TO cdrp_app;
+
+-- ---- health and referral intake -----------------------------------------
+
+CREATE FUNCTION cdrp_impl.health(me cdrp.caller, p_args jsonb,
+  OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  status := 200;
+  body := jsonb_build_object('status', 'ok', 'database', 'ok',
+                             'schema_version', cdrp.schema_version(), 'time', cdrp.utc(now()),
+                             'partnership', (SELECT code FROM cdrp.partnerships
+                                             WHERE id = me.partnership_id));
+END $$;
+
+-- POST /v1/referrals (always with an Idempotency-Key: cdrpd requires it).
+CREATE FUNCTION cdrp_impl.referral_submit(me cdrp.caller, p_args jsonb,
+  OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql AS $$
+DECLARE b jsonb := p_args->'body'; rid bigint; ref text; at timestamptz := now();
+BEGIN
+  rid := nextval(pg_get_serial_sequence('cdrp.referrals', 'id'));
+  ref := 'REF-' || extract(year FROM at AT TIME ZONE 'UTC')::int || '-' || lpad(rid::text, 6, '0');
+  INSERT INTO cdrp.referrals (id, partnership_id, reference, agency_id, user_id, case_kind,
+                              subject_type, marking, body, submitted_at, updated_at)
+  VALUES (rid, me.partnership_id, ref, me.agency_id, me.user_id, b->>'case_kind',
+          b->'subject'->>'type', coalesce(b->>'marking', 'OFFICIAL'), b, at, at);
+  INSERT INTO cdrp.referral_transitions (referral_id, from_status, to_status, user_id, at)
+  VALUES (rid, NULL, 'submitted', me.user_id, at);
+  status := 201;
+  body := jsonb_build_object('id', rid, 'reference', ref, 'status', 'submitted',
+                             'case_kind', b->>'case_kind', 'submitted_at', cdrp.utc(at));
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'collect', 'referral', rid);
+END $$;
+
+-- GET /v1/referrals/{id}
+CREATE FUNCTION cdrp_impl.referral_get(me cdrp.caller, p_args jsonb,
+  OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql AS $$
+DECLARE r cdrp.referrals;
+BEGIN
+  SELECT * INTO r FROM cdrp.referrals WHERE id = cdrp.path_id(p_args->>'id');
+  IF NOT FOUND OR NOT cdrp.referral_visible(r, me.agency_id, me.partnership_id, me.roles) THEN
+    status := 404; body := cdrp.problem('not_found', 'no such referral');
+    RETURN;
+  END IF;
+  PERFORM cdrp.require_justification(r.marking, 'referral');
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'consult', 'referral', r.id);
+  status := 200; body := cdrp.referral_json(r, me);
+END $$;
+
+-- GET /v1/referrals?status=&cursor=&limit= (query already validated by
+-- cdrpd: after is the decoded cursor, limit within bounds).
+CREATE FUNCTION cdrp_impl.referral_list(me cdrp.caller, p_args jsonb,
+  OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql AS $$
+DECLARE
+  q jsonb := p_args->'query'; items jsonb; n int; last_id bigint;
+  p_status text := q->>'status'; p_after bigint := (q->>'after')::bigint;
+  p_limit int := (q->>'limit')::int;
+BEGIN
+  -- One row beyond the page tells whether there is a next page.
+  SELECT coalesce(jsonb_agg(x.j ORDER BY x.id DESC) FILTER (WHERE x.rn <= p_limit), '[]'),
+         count(*), min(x.id) FILTER (WHERE x.rn <= p_limit)
+  INTO items, n, last_id
+  FROM (SELECT r.id, row_number() OVER (ORDER BY r.id DESC) AS rn,
+               jsonb_build_object('id', r.id, 'reference', r.reference, 'status', r.status,
+                 'case_kind', r.case_kind, 'subject_type', r.subject_type,
+                 'agency', a.code, 'submitted_at', cdrp.utc(r.submitted_at)) AS j
+        FROM cdrp.referrals r JOIN cdrp.agencies a ON a.id = r.agency_id
+        WHERE cdrp.referral_visible(r, me.agency_id, me.partnership_id, me.roles)
+          AND (p_status IS NULL OR r.status = p_status)
+          AND (p_after IS NULL OR p_after = 0 OR r.id < p_after)
+        ORDER BY r.id DESC LIMIT p_limit + 1) x;
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'consult', 'referral_list', NULL,
+                     jsonb_build_object('count', least(n, p_limit)));
+  status := 200;
+  body := jsonb_build_object('items', items, 'next_cursor',
+                             CASE WHEN n > p_limit THEN cdrp.cursor_encode(last_id) END);
+END $$;
+
+CREATE FUNCTION cdrp.admin_register_partnership(p_code text, p_name text) RETURNS int
+LANGUAGE sql AS $$
+  INSERT INTO cdrp.partnerships (code, name) VALUES (p_code, p_name)
+  ON CONFLICT (code) DO UPDATE SET name = excluded.name RETURNING id
+$$;
+
+-- Registers (or updates) an agency; with no partnership named, the only
+-- partnership (created as "CSP" if there is none).
+CREATE FUNCTION cdrp.admin_register_agency(p_code text, p_name text, p_kind text,
+                                           p_partnership text DEFAULT NULL) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE pid int; aid int;
+BEGIN
+  IF p_partnership IS NOT NULL THEN
+    SELECT id INTO pid FROM cdrp.partnerships WHERE code = p_partnership;
+  ELSE
+    IF (SELECT count(*) FROM cdrp.partnerships) > 1 THEN
+      RAISE EXCEPTION 'several partnerships exist: name one';
+    END IF;
+    SELECT id INTO pid FROM cdrp.partnerships;
+    IF pid IS NULL THEN
+      pid := cdrp.admin_register_partnership('CSP', 'Community Safety Partnership');
+    END IF;
+  END IF;
+  IF pid IS NULL THEN
+    RAISE EXCEPTION 'no partnership %', p_partnership;
+  END IF;
+  INSERT INTO cdrp.agencies (partnership_id, code, name, kind) VALUES (pid, p_code, p_name, p_kind)
+  ON CONFLICT (code) DO UPDATE SET name = excluded.name, kind = excluded.kind
+  RETURNING id INTO aid;
+  INSERT INTO cdrp.agency_partnerships (agency_id, partnership_id) VALUES (aid, pid)
+  ON CONFLICT DO NOTHING;
+  PERFORM cdrp.audit(NULL, NULL, 'alter', 'agency', aid);
+  RETURN aid;
+END $$;
+
+CREATE FUNCTION cdrp.admin_register_user(p_agency text, p_cn text, p_display text,
+                                         p_roles text[]) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE aid int; uid int;
+BEGIN
+  SELECT id INTO aid FROM cdrp.agencies WHERE code = p_agency;
+  IF aid IS NULL THEN
+    RAISE EXCEPTION 'no agency %', p_agency;
+  END IF;
+  INSERT INTO cdrp.users (agency_id, cn, display_name, roles)
+  VALUES (aid, p_cn, p_display, p_roles)
+  ON CONFLICT (agency_id, cn) DO UPDATE SET display_name = excluded.display_name,
+                                          roles = excluded.roles, active = true
+  RETURNING id INTO uid;
+  PERFORM cdrp.audit(aid, NULL, 'alter', 'user', uid);
+  RETURN uid;
+END $$;
+
+
+-- Registers (or re-registers) an ISA that the parties signed on paper, as
+-- active: the bootstrap of a partnership's agreements from psql. The API's
+-- isa_create/isa_sign are the normal way.
+CREATE FUNCTION cdrp.admin_register_isa(p_partnership text, p_reference text, p_title text,
+  p_purpose text, p_categories text[], p_parties text[], p_starts date,
+  p_ends date DEFAULT NULL, p_marking text DEFAULT 'OFFICIAL', p_retention_months int DEFAULT 72)
+RETURNS int LANGUAGE plpgsql AS $$
+DECLARE pid int := (SELECT id FROM cdrp.partnerships WHERE code = p_partnership); iid int;
+BEGIN
+  IF pid IS NULL THEN
+    RAISE EXCEPTION 'no partnership %', p_partnership;
+  END IF;
+  INSERT INTO cdrp.isas (partnership_id, reference, title, purpose, data_categories,
+                         lawful_basis, marking, retention_months, starts_on, ends_on, status,
+                         status_reason, status_changed_at)
+  VALUES (pid, p_reference, p_title, p_purpose, p_categories,
+          'Crime and Disorder Act 1998 s.115; UK GDPR Art. 6(1)(e)', p_marking,
+          p_retention_months, p_starts, p_ends, 'active', 'registered by the operator', now())
+  ON CONFLICT (partnership_id, reference) DO UPDATE
+    SET title = excluded.title, purpose = excluded.purpose,
+        data_categories = excluded.data_categories, starts_on = excluded.starts_on,
+        ends_on = excluded.ends_on, status = 'active'
+  RETURNING id INTO iid;
+  INSERT INTO cdrp.isa_parties (isa_id, agency_id)
+  SELECT iid, a.id FROM cdrp.agencies a WHERE a.code = ANY (p_parties)
+  ON CONFLICT DO NOTHING;
+  IF (SELECT count(*) FROM cdrp.isa_parties WHERE isa_id = iid) <> cardinality(p_parties) THEN
+    RAISE EXCEPTION 'ISA %: unknown party among %', p_reference, p_parties;
+  END IF;
+  INSERT INTO cdrp.isa_signatories (isa_id, agency_id, user_id)
+  SELECT iid, p.agency_id, NULL FROM cdrp.isa_parties p WHERE p.isa_id = iid
+  ON CONFLICT DO NOTHING;
+  PERFORM cdrp.audit(NULL, NULL, 'alter', 'isa', iid,
+                     jsonb_build_object('registered_by', 'operator'));
+  RETURN iid;
+END $$;

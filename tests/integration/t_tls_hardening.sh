@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# t_tls_hardening: the TLS defences of issue 6. An expired (or not yet
+# valid) CRL fails --check-config and startup naming the file and its date,
+# and a SIGHUP with one keeps the CRL in use; a CRL in its last week is
+# warned about. No TLS 1.3 session tickets. Every failed handshake is
+# logged once with the peer's address and the reason, never the
+# certificate's names. Stalled handshakes neither hold max_connections nor
+# keep a legitimate client out: they have their own budget
+# (max_handshakes, oldest dropped first) and deadline
+# (tls_handshake_timeout_ms). Extra cdrpds run on their own ports and CRL
+# copies; the devstack's files are never changed.
+# shellcheck source=lib.sh source-path=SCRIPTDIR disable=SC2317  # helpers run via check()
+. "$(dirname "$0")/lib.sh"
+
+CDRPD=$CDRP_BIN/cdrpd
+pids=()
+
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do
+		[[ -n $pid ]] && kill "$pid" 2>/dev/null
+	done
+	return 0
+}
+trap cleanup EXIT
+
+# conf_with FILE KEY=VALUE...: the devstack's config with these settings
+# (replaced if present, else appended) and no port_file.
+conf_with() {
+	local conf=$1 kv
+	shift
+	grep -v -e '^port_file' "$CDRP_CONF" >"$conf"
+	for kv in "$@"; do
+		sed -i "/^${kv%%=*} *=/d" "$conf"
+		echo "${kv%%=*} = ${kv#*=}" >>"$conf"
+	done
+}
+
+# start_daemon NAME KEY=VALUE...: a cdrpd with these settings on its own
+# port, logging to $WORK/NAME.log; sets REQ_URL, PORT and DAEMON_PID.
+start_daemon() {
+	local name=$1
+	shift
+	conf_with "$WORK/$name.conf" "$@" "port_file=$WORK/$name.port"
+	"$CDRPD" -c "$WORK/$name.conf" >>"$WORK/$name.log" 2>&1 </dev/null &
+	DAEMON_PID=$!
+	pids+=("$DAEMON_PID")
+	wait_for 15 test -s "$WORK/$name.port" || return 1
+	PORT=$(head -n 1 "$WORK/$name.port")
+	REQ_URL=https://127.0.0.1:$PORT
+}
+
+health_code() { # MAX_SECONDS: HTTP status of GET /v1/health on REQ_URL, 000 if none
+	curl -s -o /dev/null -w '%{http_code}' --max-time "$1" --cacert "$CDRP_CA" \
+		--cert "$CDRP_PKI/police-referrer.crt" --key "$CDRP_PKI/police-referrer.key" \
+		"$REQ_URL/v1/health" || true
+}
+
+# --- CRLs with chosen dates, from a copy of the dev CA -------------------------------
+
+cp -r -- "$CDRP_PKI/ca-db" "$WORK/ca-db"
+cp -- "$CDRP_PKI/openssl.cnf" "$CDRP_PKI/ca.crt" "$CDRP_PKI/ca.key" "$WORK/"
+# gen_crl FILE LAST NEXT: a CRL (revoking what the dev CA revoked) with
+# lastUpdate LAST and nextUpdate NEXT (YYYYMMDDHHMMSSZ).
+gen_crl() {
+	(cd -- "$WORK" && openssl ca -batch -config openssl.cnf -gencrl \
+		-crl_lastupdate "$2" -crl_nextupdate "$3" -out "$1") >>"$WORK/openssl.log" 2>&1
+}
+utc() { date -u -d "$1" +%Y%m%d%H%M%SZ; }
+check "made an expired CRL (nextUpdate 2024-02-01)" \
+	gen_crl "$WORK/expired.pem" 20240101000000Z 20240201000000Z
+check "made a CRL expiring in 2 days" \
+	gen_crl "$WORK/expiring.pem" "$(utc '-1 day')" "$(utc '+2 days')"
+check "made a CRL not valid until 2099" \
+	gen_crl "$WORK/future.pem" 20990101000000Z 20990201000000Z
+check "made a current CRL (30 days)" \
+	gen_crl "$WORK/current.pem" "$(utc '-1 hour')" "$(utc '+30 days')"
+
+# --- expired CRL: --check-config, startup -----------------------------------------------
+
+conf_with "$WORK/expired.conf" "tls_crl=$WORK/expired.pem"
+rc=0
+out=$("$CDRPD" --check-config -c "$WORK/expired.conf" 2>&1) || rc=$?
+assert_eq "--check-config with an expired CRL: exit 78" 78 "$rc"
+assert_contains "the error names the CRL file" "$WORK/expired.pem" "$out"
+assert_contains "the error gives its nextUpdate" "2024-02-01 00:00:00 UTC" "$out"
+assert_contains "the error says it expired" "expired" "$out"
+assert_contains "the error says every handshake would fail" "every client handshake would fail" "$out"
+
+conf_with "$WORK/future.conf" "tls_crl=$WORK/future.pem"
+rc=0
+out=$("$CDRPD" --check-config -c "$WORK/future.conf" 2>&1) || rc=$?
+assert_eq "--check-config with a CRL not valid yet: exit 78" 78 "$rc"
+assert_contains "that error gives its lastUpdate" "2099-01-01 00:00:00 UTC" "$out"
+
+conf_with "$WORK/expiring.conf" "tls_crl=$WORK/expiring.pem"
+rc=0
+out=$("$CDRPD" --check-config -c "$WORK/expiring.conf" 2>&1) || rc=$?
+assert_eq "--check-config with a CRL expiring in 2 days: exit 0" 0 "$rc"
+assert_match "but it warns that the CRL expires soon" "warn .*$WORK/expiring.pem expires at" "$out"
+
+rc=0
+out=$("$CDRPD" --check-config -c "$CDRP_CONF" 2>&1) || rc=$?
+assert_eq "--check-config on the devstack config: exit 0" 0 "$rc"
+assert_not_contains "and no CRL warning for a 30-day CRL" "expires at" "$out"
+
+rc=0
+conf_with "$WORK/expired-start.conf" "tls_crl=$WORK/expired.pem" "port_file=$WORK/expired-start.port"
+timeout 20 "$CDRPD" -c "$WORK/expired-start.conf" >"$WORK/expired-start.log" 2>&1 </dev/null || rc=$?
+assert_eq "cdrpd refuses to start with an expired CRL (exit 78)" 78 "$rc"
+assert_contains "and says which CRL expired and when" \
+	"CRL $WORK/expired.pem expired: its nextUpdate was 2024-02-01 00:00:00 UTC" \
+	"$(cat "$WORK/expired-start.log")"
+check "no port file was written" test ! -e "$WORK/expired-start.port"
+
+# --- SIGHUP with an expired CRL keeps the one in use ------------------------------------
+
+cp -- "$WORK/current.pem" "$WORK/live-crl.pem"
+check "a cdrpd on its own CRL copy starts" start_daemon hup "tls_crl=$WORK/live-crl.pem"
+hup_pid=$DAEMON_PID
+check "it answers" test "$(health_code 5)" = 200
+cp -- "$WORK/expired.pem" "$WORK/live-crl.pem"
+before=$(wc -l <"$WORK/hup.log")
+kill -HUP "$hup_pid"
+hup_logged() { tail -n "+$((before + 1))" "$WORK/hup.log" | grep -q 'SIGHUP: keeping the current'; }
+check "SIGHUP with an expired CRL: the log says it keeps the current files" wait_for 5 hup_logged
+hup_lines=$(tail -n "+$((before + 1))" "$WORK/hup.log")
+assert_match "at error level, naming the CRL and its nextUpdate" \
+	"error SIGHUP: keeping the current certificates and CRL: CRL $WORK/live-crl.pem expired: its nextUpdate was 2024-02-01" \
+	"$hup_lines"
+check "cdrpd still runs" kill -0 "$hup_pid"
+assert_eq "valid clients are still served with the old CRL" 200 "$(health_code 5)"
+req revoked GET /v1/health
+assert_no_http "the revoked certificate is still refused"
+cp -- "$WORK/expiring.pem" "$WORK/live-crl.pem"
+before=$(wc -l <"$WORK/hup.log")
+kill -HUP "$hup_pid"
+reloaded() { tail -n "+$((before + 1))" "$WORK/hup.log" | grep -q 'SIGHUP: certificates and CRL reloaded'; }
+check "SIGHUP with a CRL expiring in 2 days: reloaded" wait_for 5 reloaded
+assert_match "with a warning that it expires soon" "warn SIGHUP: the CRL $WORK/live-crl.pem expires at" \
+	"$(tail -n "+$((before + 1))" "$WORK/hup.log")"
+assert_eq "and clients are served" 200 "$(health_code 5)"
+unset REQ_URL
+
+# --- no TLS 1.3 session tickets ----------------------------------------------------------
+
+# s_client -msg prints every handshake message it sees, NewSessionTicket
+# included; -sess_out writes a session only if there is one to resume.
+sclient() { # URL_HOSTPORT OUT: one TLS 1.3 GET /v1/health with police-referrer
+	printf 'GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' |
+		timeout 10 openssl s_client -connect "$1" -tls1_3 -CAfile "$CDRP_CA" \
+			-cert "$CDRP_PKI/police-referrer.crt" -key "$CDRP_PKI/police-referrer.key" \
+			-msg -ign_eof -sess_out "$2.sess" >"$2" 2>&1
+}
+sclient "${CDRP_URL#https://}" "$WORK/sclient.out"
+sout=$(cat "$WORK/sclient.out")
+assert_contains "s_client: the TLS 1.3 handshake completed (Finished seen)" "TLS 1.3, Handshake" "$sout"
+assert_contains "s_client: the request was answered" "HTTP/1.1 200 OK" "$sout"
+assert_not_contains "cdrpd sends no NewSessionTicket" "NewSessionTicket" "$sout"
+check "s_client got no session to resume (no ticket)" test ! -s "$WORK/sclient.out.sess"
+# Control: the same check sees the tickets of a server that sends them.
+ctl_port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+openssl s_server -accept "127.0.0.1:$ctl_port" -cert "$CDRP_PKI/server.crt" \
+	-key "$CDRP_PKI/server.key" -naccept 1 -www -quiet >"$WORK/s_server.log" 2>&1 </dev/null &
+pids+=($!)
+# s_server may not listen yet: try until a connection gets through.
+ctl_try() {
+	sclient "127.0.0.1:$ctl_port" "$WORK/sclient-control.out"
+	grep -q CONNECTED "$WORK/sclient-control.out"
+}
+wait_for 5 ctl_try
+assert_contains "control: a default OpenSSL server's NewSessionTicket is seen by the same check" \
+	"NewSessionTicket" "$(cat "$WORK/sclient-control.out")"
+
+# --- failed handshakes are logged once, with the reason and no names ---------------------
+
+before=$(log_lines)
+req - GET /v1/health
+assert_no_http "no client certificate: refused at the handshake"
+req revoked GET /v1/health
+assert_no_http "revoked certificate: refused at the handshake"
+req foreign GET /v1/health
+assert_no_http "foreign CA: refused at the handshake"
+logged() { log_since "$before" "$1"; }
+check "logged: no certificate, with the peer's address" \
+	wait_for 5 logged 'info tls: handshake failed from 127\.0\.0\.1:[0-9]+: no certificate'
+check "logged: certificate revoked" \
+	wait_for 5 logged 'tls: handshake failed from 127\.0\.0\.1:[0-9]+: certificate revoked'
+check "logged: unknown CA" \
+	wait_for 5 logged 'tls: handshake failed from 127\.0\.0\.1:[0-9]+: unknown CA'
+curl -s -o /dev/null --max-time 5 "http://${CDRP_URL#https://}/v1/health"
+check "logged: plain HTTP on the TLS port" \
+	wait_for 5 logged 'tls: handshake failed from 127\.0\.0\.1:[0-9]+: plain HTTP, not TLS'
+new_lines=$(tail -n "+$((before + 1))" "$CDRP_DEVSTACK/cdrpd.log")
+assert_eq "four refusals, four log lines" 4 "$(grep -c 'tls: handshake failed' <<<"$new_lines")"
+assert_not_contains "the log never names the revoked certificate's holder" "Morgan Hale" "$new_lines"
+assert_not_contains "nor the foreign certificate's holder" "Dana Whitlock" "$new_lines"
+assert_not_contains "nor their agency" "HMPOL" "$new_lines"
+
+# --- the handshake budget and deadline ------------------------------------------------------
+
+# stalled N SECONDS OUT: N connections that send 4 bytes of a ClientHello
+# and stall for up to SECONDS (in the background); OUT then gets how many
+# the server closed.
+stalled() {
+	"$PY" - "$PORT" "$1" "$2" "$3" <<'EOF' &
+import socket, sys, time
+port, n, secs, out = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+socks = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"\x16\x03\x01\x02")
+    s.setblocking(False)
+    socks.append(s)
+deadline, closed = time.time() + secs, set()
+while time.time() < deadline and len(closed) < n:
+    for i, s in enumerate(socks):
+        if i in closed:
+            continue
+        try:
+            if s.recv(100) == b"":
+                closed.add(i)
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed.add(i)
+    time.sleep(0.05)
+open(out, "w").write("%d\n" % len(closed))
+EOF
+	pids+=($!)
+}
+
+# hold_tls FILE: an established TLS connection (police-referrer), idle;
+# FILE.open appears once it is up, FILE if the server closes it.
+hold_tls() {
+	"$PY" - "$PORT" "$1" <<'EOF' &
+import os, socket, ssl, sys
+ctx = ssl.create_default_context(cafile=os.environ["CDRP_CA"])
+ctx.load_cert_chain(os.environ["CDRP_PKI"] + "/police-referrer.crt",
+                    os.environ["CDRP_PKI"] + "/police-referrer.key")
+t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))),
+                    server_hostname="127.0.0.1")
+open(sys.argv[2] + ".open", "w").close()
+t.settimeout(60)
+try:
+    while t.recv(1000):
+        pass
+    open(sys.argv[2], "w").close()
+except OSError:
+    pass
+EOF
+	pids+=($!)
+}
+
+# The defect: with max_connections = 2, two stalled handshakes used to
+# pause the listener and lock everyone out until handshake_timeout_s.
+check "a cdrpd with max_connections = 3, max_handshakes = 4 starts" \
+	start_daemon budget max_connections=3 max_handshakes=4 tls_handshake_timeout_ms=10000
+hold_tls "$WORK/held.closed"
+check "an established connection is held open" wait_for 5 test -e "$WORK/held.closed.open"
+stalled 12 30 "$WORK/budget-stalled.out"
+budget_full() { grep -q 'dropped: 4 handshakes pending (max_handshakes)' "$WORK/budget.log"; }
+check "12 stalled handshakes against a budget of 4: the oldest are dropped" wait_for 10 budget_full
+for i in 1 2 3; do
+	start_ms=$(($(date +%s%N) / 1000000))
+	code=$(health_code 3)
+	took=$(($(date +%s%N) / 1000000 - start_ms))
+	assert_eq "legitimate request $i during the stall flood: 200" 200 "$code"
+	check "answered in under 2 s ($took ms)" test "$took" -lt 2000
+done
+check "the established connection was not dropped by the handshake budget" test ! -e "$WORK/held.closed"
+assert_not_contains "stalled handshakes never paused accept (they do not count as connections)" \
+	"pausing accept" "$(cat "$WORK/budget.log")"
+assert_match "drops are logged with the peer's address" \
+	'tls: handshake failed from 127\.0\.0\.1:[0-9]+: dropped: 4 handshakes pending' "$(cat "$WORK/budget.log")"
+budget_pid=$DAEMON_PID
+kill -TERM "$budget_pid"
+budget_gone() { ! kill -0 "$budget_pid" 2>/dev/null; }
+check "SIGTERM with stalled handshakes pending: cdrpd exits within 3 s" wait_for 3 budget_gone
+budget_rc=0
+wait "$budget_pid" 2>/dev/null || budget_rc=$?
+assert_eq "with status 0" 0 "$budget_rc"
+
+# The handshake deadline: stalled handshakes are closed after
+# tls_handshake_timeout_ms, well before handshake_timeout_s.
+check "a cdrpd with tls_handshake_timeout_ms = 500 starts" \
+	start_daemon deadline tls_handshake_timeout_ms=500 handshake_timeout_s=30
+stalled 3 10 "$WORK/deadline-stalled.out"
+check "3 stalled handshakes are closed by the server within a few seconds" \
+	wait_for 8 test -s "$WORK/deadline-stalled.out"
+assert_eq "all 3 closed" 3 "$(cat "$WORK/deadline-stalled.out" 2>/dev/null)"
+assert_match "the log says why: timeout" \
+	'tls: handshake failed from 127\.0\.0\.1:[0-9]+: timeout: no complete handshake within [0-9]+ ms' \
+	"$(cat "$WORK/deadline.log")"
+assert_eq "legitimate clients are served" 200 "$(health_code 5)"
+
+finish
