@@ -8,8 +8,9 @@
  *
  * - max_handshakes: connections still in their TLS handshake. When a new
  *   connection arrives with the budget full, the oldest pending handshake
- *   is dropped, first among those that have not yet sent a complete
- *   ClientHello (a real client sends it at once), then among the others.
+ *   is dropped: first among those that sent part of a ClientHello and
+ *   stalled, then among those that sent nothing yet, then among the rest
+ *   (a real client sends its whole ClientHello at once).
  *   Dropping the oldest rather than refusing the newest means a flood
  *   cannot lock the door: a legitimate client gets its turn and needs only
  *   one round trip to move past the ClientHello. Each handshake must also
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 /* Large enough that a flood of stalled connections waiting to be accepted
@@ -46,6 +48,8 @@
  * accepted clients sent, so a real ClientHello is seen before a burst of
  * newer connections can push its sender out of the handshake budget. */
 #define ACCEPT_BATCH 32
+/* Silent handshakes checked for unread data before one is dropped. */
+#define SILENT_SCAN 64
 /* Out of file descriptors: stop accepting this long. */
 #define EMFILE_PAUSE_MS 100
 /* Failed handshakes logged per second; the rest are counted and summed up. */
@@ -57,8 +61,16 @@
 
 static int conn_ex_index = -1;
 
-/* The pending-handshake lists: before and after a complete ClientHello. */
-enum { HS_HELLO, HS_PAST_HELLO, HS_LISTS, HS_NONE = HS_LISTS };
+/* The pending-handshake lists, in the order they are dropped from when
+ * the budget is full: part of a ClientHello and then silence (the
+ * slow-handshake attack), nothing read yet (a real client may just be
+ * slow to send its ClientHello), past the ClientHello. */
+enum { HS_PARTIAL, HS_SILENT, HS_PAST_HELLO, HS_LISTS, HS_NONE = HS_LISTS };
+static const char *const hs_list_names[HS_LISTS] = {
+    "sent part of a ClientHello and stalled",
+    "sent nothing",
+    "sent its ClientHello",
+};
 
 /* Per connection, hung on its SSL object. */
 struct conn_state {
@@ -284,7 +296,7 @@ static const char *error_reason(unsigned long e, const struct conn_state *cs)
 		case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
 			return "no certificate";
 		case SSL_R_UNEXPECTED_EOF_WHILE_READING:
-			return cs->list == HS_HELLO
+			return cs->list != HS_PAST_HELLO
 			           ? "closed by the peer before a complete ClientHello"
 			           : "closed by the peer during the handshake";
 		case SSL_R_HTTP_REQUEST:
@@ -333,10 +345,15 @@ static void conn_info(const SSL *ssl, int where, int ret)
 	if (!cs || cs->established)
 		return;
 	if (!cs->started) {
+		/* Bytes (or the end of the stream) arrived. */
 		cs->started = true;
 		capture_peer(cs, SSL_get_fd(ssl));
+		if (cs->list == HS_SILENT) {
+			list_remove(cs->d->hs, cs);
+			list_push(cs->d->hs, cs, HS_PARTIAL);
+		}
 	}
-	if ((where & SSL_CB_LOOP) && cs->list == HS_HELLO) {
+	if ((where & SSL_CB_LOOP) && cs->list == HS_PARTIAL) {
 		/* Past reading the ClientHello: the server is writing its reply. */
 		OSSL_HANDSHAKE_STATE st = SSL_get_state(ssl);
 		if (st != TLS_ST_BEFORE && st != TLS_ST_SR_CLNT_HELLO) {
@@ -393,6 +410,22 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 	daemon_conn_closed(d);
 }
 
+/* The oldest "silent" handshake whose socket really has nothing unread:
+ * one whose ClientHello has arrived but not been read yet (the loop is
+ * busy accepting) is a real client about to move on. Looks at a few only;
+ * if all have data, the oldest. */
+static struct conn_state *oldest_silent(struct http_state *hs)
+{
+	struct conn_state *cs = hs->pending[HS_SILENT].head;
+	for (int i = 0; cs && i < SILENT_SCAN; i++, cs = cs->next) {
+		int unread = 0;
+		evutil_socket_t fd = bufferevent_getfd(cs->bev);
+		if (fd < 0 || ioctl(fd, FIONREAD, &unread) != 0 || unread == 0)
+			return cs;
+	}
+	return hs->pending[HS_SILENT].head;
+}
+
 static struct bufferevent *new_conn_bev(struct event_base *base, void *arg)
 {
 	struct daemon *d = arg;
@@ -409,21 +442,19 @@ static struct bufferevent *new_conn_bev(struct event_base *base, void *arg)
 	SSL_set_ex_data(ssl, conn_ex_index, cs);
 	SSL_set_info_callback(ssl, conn_info);
 
-	/* The handshake budget is full: drop the oldest pending handshake,
-	 * preferring one that has not even sent a whole ClientHello. */
-	if (d->nhandshakes >= d->cfg.max_handshakes) {
-		struct conn_state *old = hs->pending[HS_HELLO].head;
-		char why[128];
-		snprintf(
-		    why, sizeof why,
-		    "dropped: %d handshakes pending (max_handshakes) and this was the oldest%s",
-		    d->nhandshakes, old ? " without a complete ClientHello" : "");
+	/* The handshake budget is full: drop the oldest pending handshake of
+	 * the first non-empty list. */
+	for (int l = 0; d->nhandshakes >= d->cfg.max_handshakes && l < HS_LISTS; l++) {
+		char why[160];
+		struct conn_state *old = l == HS_SILENT ? oldest_silent(hs) : hs->pending[l].head;
 		if (!old)
-			old = hs->pending[HS_PAST_HELLO].head;
-		if (old)
-			drop_handshake(old, why);
+			continue;
+		snprintf(why, sizeof why,
+		         "dropped: %d handshakes pending (max_handshakes); the oldest that %s",
+		         d->nhandshakes, hs_list_names[l]);
+		drop_handshake(old, why);
 	}
-	list_push(hs, cs, HS_HELLO);
+	list_push(hs, cs, HS_SILENT);
 	d->nhandshakes++;
 	if (++hs->batch_accepts == 1)
 		event_add(hs->batch, &(struct timeval){0, 0});
@@ -462,9 +493,9 @@ static void accept_error(struct evconnlistener *lev, void *arg)
 		last_log_ms = now;
 	}
 	/* Give the descriptor of the oldest stalled handshake back. */
-	if (d->hs->pending[HS_HELLO].head)
-		drop_handshake(d->hs->pending[HS_HELLO].head,
-		               "dropped: out of file descriptors and this was the oldest");
+	if (d->hs->pending[HS_PARTIAL].head)
+		drop_handshake(d->hs->pending[HS_PARTIAL].head,
+		               "dropped: out of file descriptors; the oldest that stalled");
 	batch_pause(d, EMFILE_PAUSE_MS);
 }
 

@@ -119,10 +119,13 @@ assert_eq "db: one referral for all those submissions" 1 \
 # --- show, list -----------------------------------------------------------------------
 
 cli referral show "$id"
+assert_rc "show of an OFFICIAL-SENSITIVE referral without --why: exit 77" 77
+assert_contains "the refusal names the missing justification" justification_required "$(cat "$ERR")"
+cli --why "t_cli: checking the referral before triage" referral show "$id"
 assert_rc "show ID: exit 0" 0
 assert_contains "show: prints the reference" "$ref" "$(cat "$OUT")"
 assert_contains "show: prints the subject's name" "$subject" "$(cat "$OUT")"
-cli --json referral show "$id"
+cli --json --why "t_cli: checking the referral before triage" referral show "$id"
 assert_rc "show --json: exit 0" 0
 assert_eq "show --json: the reference" "$ref" "$(jget "$OUT" reference)"
 assert_eq "show --json: marking as submitted" OFFICIAL-SENSITIVE "$(jget "$OUT" marking)"

@@ -15,10 +15,15 @@ ERR=$WORK/cli.err
 CLI_RC=0
 
 # cli_as WHO ARGS...: run cdrp with the client certificate of WHO; CLI_RC,
-# stdout in $OUT, stderr in $ERR.
+# stdout in $OUT, stderr in $ERR. With WHY set, every command states it
+# (--why), as OFFICIAL-SENSITIVE cases need.
+WHY=
 cli_as() {
 	local who=$1
 	shift
+	if [[ -n $WHY ]]; then
+		set -- --why "$WHY" "$@"
+	fi
 	CLI_RC=0
 	timeout 60 "$CLI" --cert "$CDRP_PKI/$who.crt" --key "$CDRP_PKI/$who.key" "$@" \
 		>"$OUT" 2>"$ERR" </dev/null || CLI_RC=$?
@@ -272,6 +277,15 @@ assert_rc "case assign (reads the ETag first): exit 0" 0
 assert_contains "case assign: the new ward" Eastgate "$(out)"
 assert_eq "db: version bumped by one" "$((v0 + 1))" \
 	"$(sql "SELECT version FROM cdrp.cases WHERE id = $case_id")"
+# OFFICIAL-SENSITIVE now: without --why the case is refused, with it served.
+cw case show "$ref"
+assert_rc "show of an OFFICIAL-SENSITIVE case without --why: exit 77" 77
+assert_contains "the refusal says to state why" "--why" "$(err)"
+cw --why "short" case show "$ref"
+assert_rc "a --why under 10 characters: exit 64" 64
+WHY="t_cli_cases: reviewing the case for the task group"
+cw case show "$ref"
+assert_rc "show with --why: exit 0" 0
 cw case close "$ref" --outcome resolved --if-match "$v0"
 assert_rc "case close with a stale --if-match: exit 81" 81
 assert_contains "stale case version: the advice" "the case changed since you read it; show it again and retry" "$(err)"
@@ -303,7 +317,7 @@ assert_rc "case note: exit 0" 0
 printf 'Second note %s\n' "$RUN_TAG" >"$WORK/note.txt"
 CLI_RC=0
 timeout 60 "$CLI" --cert "$CDRP_PKI/council-caseworker.crt" \
-	--key "$CDRP_PKI/council-caseworker.key" case note "$ref" - <"$WORK/note.txt" \
+	--key "$CDRP_PKI/council-caseworker.key" --why "$WHY" case note "$ref" - <"$WORK/note.txt" \
 	>"$OUT" 2>"$ERR" || CLI_RC=$?
 assert_rc "case note from stdin: exit 0" 0
 cw case notes "$ref"

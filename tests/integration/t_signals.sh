@@ -220,9 +220,9 @@ mkfifo -- "$WORK/lock.fifo"
 lock_pid=$!
 exec 7>"$WORK/lock.fifo"
 printf '%s\n' "BEGIN;" \
-	"INSERT INTO cdrp.idempotency_keys (agency_id, key, request_hash, status, response)
-	   SELECT id, $(sql_lit "$inflight_key"), '\\x00', 0, '{}' FROM cdrp.agencies
-	   WHERE code = 'HMPOL';" \
+	"INSERT INTO cdrp.idempotency_keys (agency_id, user_id, key, request_hash, status, response)
+	   SELECT a.id, u.id, $(sql_lit "$inflight_key"), '\\x00', 0, '{}' FROM cdrp.agencies a
+	   JOIN cdrp.users u ON u.agency_id = a.id WHERE a.code = 'HMPOL' AND u.cn = 'Dana Whitlock';" \
 	"SELECT 'lock_held_$$';" >&7
 
 lock_held() {
