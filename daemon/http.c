@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 /* Large enough that a flood of stalled connections waiting to be accepted
@@ -48,8 +47,6 @@
  * accepted clients sent, so a real ClientHello is seen before a burst of
  * newer connections can push its sender out of the handshake budget. */
 #define ACCEPT_BATCH 32
-/* Silent handshakes checked for unread data before one is dropped. */
-#define SILENT_SCAN 64
 /* Out of file descriptors: stop accepting this long. */
 #define EMFILE_PAUSE_MS 100
 /* Failed handshakes logged per second; the rest are counted and summed up. */
@@ -410,22 +407,6 @@ static void conn_gone(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 	daemon_conn_closed(d);
 }
 
-/* The oldest "silent" handshake whose socket really has nothing unread:
- * one whose ClientHello has arrived but not been read yet (the loop is
- * busy accepting) is a real client about to move on. Looks at a few only;
- * if all have data, the oldest. */
-static struct conn_state *oldest_silent(struct http_state *hs)
-{
-	struct conn_state *cs = hs->pending[HS_SILENT].head;
-	for (int i = 0; cs && i < SILENT_SCAN; i++, cs = cs->next) {
-		int unread = 0;
-		evutil_socket_t fd = bufferevent_getfd(cs->bev);
-		if (fd < 0 || ioctl(fd, FIONREAD, &unread) != 0 || unread == 0)
-			return cs;
-	}
-	return hs->pending[HS_SILENT].head;
-}
-
 static struct bufferevent *new_conn_bev(struct event_base *base, void *arg)
 {
 	struct daemon *d = arg;
@@ -446,7 +427,7 @@ static struct bufferevent *new_conn_bev(struct event_base *base, void *arg)
 	 * the first non-empty list. */
 	for (int l = 0; d->nhandshakes >= d->cfg.max_handshakes && l < HS_LISTS; l++) {
 		char why[160];
-		struct conn_state *old = l == HS_SILENT ? oldest_silent(hs) : hs->pending[l].head;
+		struct conn_state *old = hs->pending[l].head;
 		if (!old)
 			continue;
 		snprintf(why, sizeof why,
