@@ -221,9 +221,9 @@ $$;
 
 CREATE FUNCTION cdrp.case_erase(me cdrp.caller, c cdrp.cases) RETURNS void
 LANGUAGE plpgsql AS $$
-DECLARE persons bigint[];
+DECLARE gone bigint[];
 BEGIN
-  persons := ARRAY(SELECT DISTINCT cp.person_id FROM cdrp.case_persons cp
+  gone := ARRAY(SELECT DISTINCT cp.person_id FROM cdrp.case_persons cp
                    WHERE cp.case_id = c.id
                      AND NOT EXISTS (SELECT 1 FROM cdrp.case_persons o
                                      JOIN cdrp.cases oc ON oc.id = o.case_id
@@ -233,8 +233,8 @@ BEGIN
                         version = version + 1
   WHERE id = c.id;
   UPDATE cdrp.persons SET name = '[erased]', date_of_birth = NULL, erased_at = now()
-  WHERE id = ANY (persons);
-  DELETE FROM cdrp.person_contacts WHERE person_id = ANY (persons);
+  WHERE id = ANY (gone);
+  DELETE FROM cdrp.person_contacts WHERE person_id = ANY (gone);
   UPDATE cdrp.referrals SET body = jsonb_build_object('erased', true,
                                                       'case_kind', case_kind),
                             decision_reason = NULL
@@ -253,7 +253,7 @@ BEGIN
   UPDATE cdrp.case_notes SET body = '[erased]' WHERE case_id = c.id;
   PERFORM set_config('cdrp.erasing', '', true);
   PERFORM cdrp.audit(me.agency_id, me.user_id, 'erase', 'case', c.id,
-                     jsonb_build_object('persons', cardinality(persons),
+                     jsonb_build_object('persons', cardinality(gone),
                                         'closed_at', cdrp.utc(c.closed_at),
                                         'retention_months', cdrp.case_retention_months(c)));
 END $$;
