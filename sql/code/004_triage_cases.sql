@@ -395,14 +395,18 @@ BEGIN
   -- One row beyond the page tells whether there is a next page.
   SELECT coalesce(jsonb_agg(jsonb_build_object(
            'id', x.id, 'reference', x.reference, 'case_kind', x.case_kind,
-           'subject_type', x.subject_type, 'subject_name', x.subject_name, 'status', x.status,
+           'subject_type', x.subject_type, 'status', x.status, 'marking', x.marking,
+           -- OFFICIAL-SENSITIVE names and places only with a justification
+           'subject_name', CASE WHEN x.sensitive THEN NULL ELSE x.subject_name END,
+           'ward', CASE WHEN x.sensitive THEN NULL ELSE x.ward END,
            'lead_agency', x.lead_code, 'caseworker', cdrp.user_json(x.caseworker_user_id),
-           'ward', x.ward, 'opened_at', cdrp.utc(x.opened_at),
+           'opened_at', cdrp.utc(x.opened_at),
            'next_review_on', cdrp.case_next_review(x.id))
            ORDER BY x.id DESC) FILTER (WHERE x.rn <= lim), '[]'),
          count(*), min(x.id) FILTER (WHERE x.rn <= lim)
   INTO items, n, last_id
-  FROM (SELECT c.*, la.code AS lead_code, row_number() OVER (ORDER BY c.id DESC) AS rn
+  FROM (SELECT c.*, la.code AS lead_code, row_number() OVER (ORDER BY c.id DESC) AS rn,
+               c.marking = 'OFFICIAL-SENSITIVE' AND cdrp.justification() IS NULL AS sensitive
         FROM cdrp.cases c
         JOIN cdrp.agencies la ON la.id = c.lead_agency_id
         LEFT JOIN cdrp.users cu ON cu.id = c.caseworker_user_id

@@ -1,0 +1,938 @@
+#!/usr/bin/env python3
+"""authz_matrix.py: the authorization matrix of cdrpd's reads (run by
+tests/integration/t_authz_matrix.sh with the devstack's env).
+
+Every registered devstack identity x every read endpoint that returns case
+or personal data x every fixture case and referral x four states of the
+standing information-sharing agreements (1: both active; 2: HM-ISA-ASB
+suspended; 3: HM-ISA-PPO suspended; 4: both suspended). What the API answers
+is compared with an oracle written here, in Python, from the rules (not
+from the SQL):
+
+- permissions: analyst has neither case.read nor referral.read (403
+  forbidden); the victim list needs a case role (caseworker, chair, admin).
+- a case is readable iff [case role, or lead agency, or PPO case and
+  ppo_coordinator, or the caller's agency referred it] AND [the caller's
+  agency leads it, or an ISA in force has both agencies as parties, the
+  case kind's purpose and covers its category]; otherwise 404 not_found.
+- a referral is visible iff it is the caller's agency's, or the caller has
+  a case role and an ISA in force covers the referring agency and the
+  caller's for the referral's kind, or it is attached to a readable case.
+- OFFICIAL-SENSITIVE reads need X-Cdrp-Justification (403
+  justification_required), judged after visibility.
+- victims[].contact in a referral only for the referring agency or under
+  an ISA in force covering victim_details for the referral's purpose.
+
+Fixtures are made through the API. The facts the oracle needs about data
+it did not make itself (other tests' cases, the ISAs' parties and dates)
+are read with psql as the superuser. The ISAs are suspended and resumed
+through the API as council-admin and always restored to active.
+
+Output: "ok - ..." / "not ok - ..." lines (details as "#   ..."), then
+"authz matrix: N cells checked, L leaks, D wrong denials". Exit 1 if
+anything failed. Python standard library only.
+"""
+
+import http.client
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+
+# --- the identities (deploy/devstack CLIENTS) -----------------------------------
+
+IDENTITIES = [
+    # cert file, agency, CN, roles
+    ("police-referrer", "HMPOL", "Dana Whitlock", {"referrer"}),
+    ("police-ppo", "HMPOL", "Tom Reyes", {"ppo_coordinator", "referrer"}),
+    ("council-caseworker", "HMDC", "Sam Okafor", {"caseworker"}),
+    ("council-chair", "HMDC", "Priya Marsh", {"chair"}),
+    ("county-analyst", "HMCC", "Lee Carter", {"analyst"}),
+    ("youth-referrer", "HMYOS", "Alex Brennan", {"referrer"}),
+    ("housing-referrer", "HMHA", "Jo Patel", {"referrer"}),
+    ("fire-referrer", "HMFRS", "Chris Doyle", {"referrer"}),
+    ("council-admin", "HMDC", "Robin Ashby", {"admin"}),
+]
+ISA_ASB = "HM-ISA-ASB"
+ISA_PPO = "HM-ISA-PPO"
+# state -> the standing ISAs suspended in it
+STATES = [
+    (1, "standing ISAs active", set()),
+    (2, "HM-ISA-ASB suspended", {ISA_ASB}),
+    (3, "HM-ISA-PPO suspended", {ISA_PPO}),
+    (4, "both ISAs suspended", {ISA_ASB, ISA_PPO}),
+]
+
+CASE_ROLES = {"caseworker", "chair", "admin"}
+# role -> does it grant case.read / referral.read (cdrp.role_permissions)
+READ_ROLES = {"referrer", "caseworker", "chair", "ppo_coordinator", "admin"}
+
+WHY = "authz matrix test: checking who may read which case"
+NO_SUCH_ID = 987654321
+
+ENV = os.environ
+URL = ENV["CDRP_URL"]
+CA = ENV["CDRP_CA"]
+PKI = ENV["CDRP_PKI"]
+PSQL = ENV.get("CDRP_PSQL") or "/usr/lib/postgresql/15/bin/psql"
+RUN_TAG = ENV.get("RUN_TAG") or "am-%d-%d" % (os.getpid(), int(time.time()))
+TAG = "AM%s" % (abs(hash(RUN_TAG)) % 10**8)
+VERBOSE = ENV.get("AUTHZ_VERBOSE") == "1"
+
+# --- output ---------------------------------------------------------------------
+
+FAILED = False
+
+
+def ok(name):
+    print("ok - %s" % name, flush=True)
+
+
+def not_ok(name, details=()):
+    global FAILED
+    FAILED = True
+    print("not ok - %s" % name)
+    for d in details:
+        for line in str(d).splitlines() or [""]:
+            print("#   %s" % line)
+    sys.stdout.flush()
+
+
+def note(text):
+    print("# %s" % text, flush=True)
+
+
+class Abort(Exception):
+    pass
+
+
+class Terminated(BaseException):
+    pass
+
+
+def on_signal(signum, frame):
+    raise Terminated("signal %d" % signum)
+
+
+# --- HTTP -------------------------------------------------------------------------
+
+class Resp:
+    def __init__(self, status, doc, raw):
+        self.status = status
+        self.doc = doc
+        self.raw = raw
+
+    @property
+    def code(self):
+        if isinstance(self.doc, dict) and self.status >= 400:
+            return self.doc.get("code")
+        return None
+
+    def short(self):
+        return "%d %s" % (self.status, self.raw[:300].decode("utf-8", "replace"))
+
+
+class Client:
+    """One identity, one persistent TLS connection (reconnects if the server
+    closed it)."""
+
+    def __init__(self, name, agency, cn, roles):
+        self.name, self.agency, self.cn, self.roles = name, agency, cn, set(roles)
+        u = urllib.parse.urlsplit(URL)
+        self.host, self.port = u.hostname, u.port
+        self.ctx = ssl.create_default_context(cafile=CA)
+        self.ctx.load_cert_chain(os.path.join(PKI, name + ".crt"), os.path.join(PKI, name + ".key"))
+        self.conn = None
+        self.nreq = 0
+        self.keyseq = 0
+
+    def close(self):
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:
+                pass
+            self.conn = None
+
+    def key(self):
+        self.keyseq += 1
+        return "%s-%s-%d-%d" % (RUN_TAG, self.name, time.time_ns(), self.keyseq)
+
+    def request(self, method, path, body=None, why=True, key=False):
+        headers = {"Accept": "application/json"}
+        if why:
+            headers["X-Cdrp-Justification"] = WHY
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        if key:
+            headers["Idempotency-Key"] = self.key()
+        for attempt in range(3):
+            try:
+                if self.conn is None:
+                    self.conn = http.client.HTTPSConnection(self.host, self.port,
+                                                            context=self.ctx, timeout=30)
+                self.conn.request(method, path, body=data, headers=headers)
+                r = self.conn.getresponse()
+                raw = r.read()
+                status = r.status
+                if (r.getheader("Connection") or "").lower() == "close":
+                    self.close()
+                break
+            except (http.client.HTTPException, OSError):
+                # A kept-alive connection the server closed (idle timeout):
+                # reads are safe to repeat, writes carry an Idempotency-Key.
+                self.close()
+                if attempt == 2:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        self.nreq += 1
+        try:
+            doc = json.loads(raw) if raw else None
+        except ValueError:
+            doc = None
+        return Resp(status, doc, raw)
+
+    def get(self, path, why=True):
+        return self.request("GET", path, why=why)
+
+
+def qs(params):
+    return ("?" + urllib.parse.urlencode(params)) if params else ""
+
+
+# --- psql: the facts -------------------------------------------------------------
+
+FACTS_SQL = r"""
+SELECT json_build_object(
+  'today', cdrp.today()::text,
+  'agency_partnerships', (SELECT coalesce(json_object_agg(a.code, (
+        SELECT json_agg(ap.partnership_id) FROM cdrp.agency_partnerships ap
+        WHERE ap.agency_id = a.id AND ap.active)), '{}') FROM cdrp.agencies a),
+  'users', (SELECT coalesce(json_agg(json_build_object('agency', a.code, 'cn', u.cn,
+        'roles', u.roles, 'active', u.active)), '[]')
+        FROM cdrp.users u JOIN cdrp.agencies a ON a.id = u.agency_id),
+  'cases', (SELECT coalesce(json_agg(json_build_object('id', c.id, 'reference', c.reference,
+        'partnership', c.partnership_id, 'kind', c.case_kind, 'lead', la.code,
+        'special', c.special_category, 'status', c.status, 'subject_type', c.subject_type,
+        'ward', c.ward, 'caseworker', cu.cn, 'marking', c.marking,
+        'erased', c.erased_at IS NOT NULL) ORDER BY c.id), '[]')
+        FROM cdrp.cases c JOIN cdrp.agencies la ON la.id = c.lead_agency_id
+        LEFT JOIN cdrp.users cu ON cu.id = c.caseworker_user_id),
+  'referrals', (SELECT coalesce(json_agg(json_build_object('id', r.id,
+        'reference', r.reference, 'partnership', r.partnership_id, 'agency', a.code,
+        'kind', r.case_kind, 'status', r.status, 'case_id', r.case_id,
+        'marking', r.marking) ORDER BY r.id), '[]')
+        FROM cdrp.referrals r JOIN cdrp.agencies a ON a.id = r.agency_id),
+  'isas', (SELECT coalesce(json_agg(json_build_object('reference', i.reference,
+        'partnership', i.partnership_id, 'purpose', i.purpose,
+        'categories', i.data_categories, 'status', i.status,
+        'starts_on', i.starts_on::text, 'ends_on', i.ends_on::text,
+        'parties', (SELECT coalesce(json_agg(a.code), '[]') FROM cdrp.isa_parties p
+                    JOIN cdrp.agencies a ON a.id = p.agency_id WHERE p.isa_id = i.id))), '[]')
+        FROM cdrp.isas i),
+  'persons', (SELECT coalesce(json_agg(json_build_object('id', p.id,
+        'partnership', p.partnership_id, 'name', p.name,
+        'victim', EXISTS (SELECT 1 FROM cdrp.case_persons cp
+                          WHERE cp.person_id = p.id AND cp.role = 'victim')
+               OR EXISTS (SELECT 1 FROM cdrp.incident_victims iv WHERE iv.person_id = p.id)
+               OR EXISTS (SELECT 1 FROM cdrp.victim_flags f
+                          WHERE f.person_id = p.id AND f.cleared_at IS NULL),
+        'linked_cases', (SELECT coalesce(json_agg(DISTINCT x.case_id), '[]') FROM (
+              SELECT cp.case_id FROM cdrp.case_persons cp WHERE cp.person_id = p.id
+              UNION SELECT i.case_id FROM cdrp.incident_victims iv
+              JOIN cdrp.incidents i ON i.id = iv.incident_id WHERE iv.person_id = p.id) x),
+        'victim_cases', (SELECT coalesce(json_agg(DISTINCT x.case_id), '[]') FROM (
+              SELECT cp.case_id FROM cdrp.case_persons cp
+              WHERE cp.person_id = p.id AND cp.role = 'victim'
+              UNION SELECT i.case_id FROM cdrp.incident_victims iv
+              JOIN cdrp.incidents i ON i.id = iv.incident_id WHERE iv.person_id = p.id) x))
+        ORDER BY p.id), '[]')
+        FROM cdrp.persons p WHERE p.erased_at IS NULL)
+)
+"""
+
+
+def psql_json(sql):
+    out = subprocess.run([PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise Abort("psql failed: %s" % out.stderr.strip()[:500])
+    return json.loads(out.stdout)
+
+
+# --- the oracle --------------------------------------------------------------------
+
+def purpose_of(kind):
+    return "offender_management" if kind == "ppo" else "asb_case_management"
+
+
+def category_of(kind):
+    return "offender_management" if kind == "ppo" else "asb_casework"
+
+
+class Oracle:
+    def __init__(self, facts):
+        self.today = facts["today"]
+        self.agency_partnerships = facts["agency_partnerships"]
+        self.cases = {c["id"]: c for c in facts["cases"]}
+        self.referrals = {r["id"]: r for r in facts["referrals"]}
+        self.isas = facts["isas"]
+        self.persons = {p["id"]: p for p in facts["persons"]}
+        self.referring = {}  # case id -> agencies whose referrals are attached
+        for r in self.referrals.values():
+            if r["case_id"] is not None:
+                self.referring.setdefault(r["case_id"], set()).add(r["agency"])
+        self._memo = {}
+
+    def partnership(self, who):
+        ps = self.agency_partnerships.get(who.agency) or []
+        return ps[0] if len(ps) == 1 else None
+
+    def isa_in_force(self, i):
+        return (i["status"] == "active" and i["starts_on"] <= self.today
+                and (i["ends_on"] is None or self.today <= i["ends_on"]))
+
+    def isa_allows(self, partnership, owner, reader, categories, purpose):
+        if owner == reader:
+            return True
+        for i in self.isas:
+            if (i["partnership"] == partnership and self.isa_in_force(i)
+                    and i["purpose"] == purpose and set(categories) <= set(i["categories"])
+                    and owner in i["parties"] and reader in i["parties"]):
+                return True
+        return False
+
+    def can(self, who, perm):
+        if perm in ("case.read", "referral.read"):
+            return bool(who.roles & READ_ROLES)
+        raise ValueError(perm)
+
+    def case_readable(self, who, case_id):
+        k = ("c", who.name, case_id)
+        if k not in self._memo:
+            self._memo[k] = self._case_readable(who, self.cases.get(case_id))
+        return self._memo[k]
+
+    def _case_readable(self, who, c):
+        if c is None or c["partnership"] != self.partnership(who):
+            return False
+        relation = (bool(who.roles & CASE_ROLES) or c["lead"] == who.agency
+                    or (c["kind"] == "ppo" and "ppo_coordinator" in who.roles)
+                    or who.agency in self.referring.get(c["id"], set()))
+        cats = [category_of(c["kind"])] + (["special_category"] if c["special"] else [])
+        return relation and self.isa_allows(c["partnership"], c["lead"], who.agency, cats,
+                                            purpose_of(c["kind"]))
+
+    def referral_visible(self, who, rid):
+        r = self.referrals.get(rid)
+        if r is None or r["partnership"] != self.partnership(who):
+            return False
+        if r["agency"] == who.agency:
+            return True
+        if who.roles & CASE_ROLES and self.isa_allows(r["partnership"], r["agency"], who.agency,
+                                                      [category_of(r["kind"])],
+                                                      purpose_of(r["kind"])):
+            return True
+        return r["case_id"] is not None and self.case_readable(who, r["case_id"])
+
+    def contact_visible(self, who, rid):
+        r = self.referrals[rid]
+        return r["agency"] == who.agency or self.isa_allows(
+            r["partnership"], r["agency"], who.agency, ["victim_details"], purpose_of(r["kind"]))
+
+    # Expected answers: (status, code or None)
+    def expect_case(self, who, case_id, justified):
+        if not self.can(who, "case.read"):
+            return (403, "forbidden")
+        if not self.case_readable(who, case_id):
+            return (404, "not_found")
+        if self.cases[case_id]["marking"] == "OFFICIAL-SENSITIVE" and not justified:
+            return (403, "justification_required")
+        return (200, None)
+
+    def expect_referral(self, who, rid, justified):
+        if not self.can(who, "referral.read"):
+            return (403, "forbidden")
+        if not self.referral_visible(who, rid):
+            return (404, "not_found")
+        if self.referrals[rid]["marking"] == "OFFICIAL-SENSITIVE" and not justified:
+            return (403, "justification_required")
+        return (200, None)
+
+    def expect_list(self, who, perm):
+        return (200, None) if self.can(who, perm) else (403, "forbidden")
+
+    def expect_victims(self, who):
+        if not self.can(who, "case.read") or not who.roles & CASE_ROLES:
+            return (403, "forbidden")
+        return (200, None)
+
+
+# --- cells ----------------------------------------------------------------------------
+
+class Tally:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.cells = 0
+        self.leaks = []
+        self.denials = []
+        self.other = []
+
+    def add(self, cells=0, leaks=(), denials=(), other=()):
+        with self.lock:
+            self.cells += cells
+            self.leaks.extend(leaks)
+            self.denials.extend(denials)
+            self.other.extend(other)
+
+
+class Cells:
+    """The cells of one (state, identity): counted and classified."""
+
+    def __init__(self, state, who):
+        self.state, self.who = state, who
+        self.n = 0
+        self.leaks, self.denials, self.other = [], [], []
+
+    def where(self, what):
+        return "state %d, %s (%s %s): %s" % (self.state, self.who.name, self.who.agency,
+                                             ",".join(sorted(self.who.roles)), what)
+
+    def leak(self, what, detail):
+        self.leaks.append("LEAK %s: %s" % (self.where(what), detail))
+
+    def denial(self, what, detail):
+        self.denials.append("WRONG DENIAL %s: %s" % (self.where(what), detail))
+
+    def mismatch(self, what, detail):
+        self.other.append("MISMATCH %s: %s" % (self.where(what), detail))
+
+    def status(self, what, expected, r):
+        """One cell on the status (and problem code) of an answer. True if
+        the body should be looked at further (an expected 200 got)."""
+        self.n += 1
+        est, ecode = expected
+        if r.status >= 500:
+            self.mismatch(what, "server error: expected %d %s, got %s"
+                          % (est, ecode or "", r.short()))
+            return False
+        if est == 200 and r.status == 200:
+            return True
+        if est == 200:
+            self.denial(what, "expected 200, got %s" % r.short())
+            return False
+        if r.status == 200:
+            self.leak(what, "expected %d %s, got 200: %s" % (est, ecode, r.short()[:200]))
+            return False
+        if r.status != est or r.code != ecode:
+            self.mismatch(what, "expected %d %s, got %s" % (est, ecode, r.short()))
+        return False
+
+    def body(self, what, good, detail, leak=False):
+        """One cell on the content of a 200."""
+        self.n += 1
+        if not good:
+            (self.leak if leak else self.mismatch)(what, detail)
+
+
+def check_case_endpoints(cells, o, cl, case_ids, justified):
+    who = cl
+    tag = "" if justified else " without justification"
+    for cid in case_ids:
+        ref = o.cases[cid]["reference"] if cid in o.cases else str(cid)
+        exp = o.expect_case(who, cid, justified) if cid in o.cases else (
+            (403, "forbidden") if not o.can(who, "case.read") else (404, "not_found"))
+        for ep, path in (("GET case", "/v1/cases/%d" % cid),
+                         ("GET case by reference", "/v1/cases/%s" % ref),
+                         ("GET history", "/v1/cases/%s/history" % ref),
+                         ("GET notes", "/v1/cases/%d/notes" % cid),
+                         ("GET incidents", "/v1/cases/%d/incidents" % cid)):
+            if cid not in o.cases and ep == "GET case by reference":
+                continue
+            what = "%s %s [%s]%s" % (ep, path, ref, tag)
+            r = cl.get(path, why=justified)
+            if not cells.status(what, exp, r):
+                continue
+            d = r.doc if isinstance(r.doc, dict) else {}
+            if ep.startswith("GET case"):
+                cells.body(what, d.get("id") == cid and d.get("reference") == ref,
+                           "answered another case: %s" % r.short()[:200])
+                bad = [p for p in d.get("persons") or []
+                       if isinstance(p, dict) and ({"contact", "address"} & set(p))]
+                cells.body(what + " persons carry no contact details", not bad,
+                           "contact details in a case read: %s" % bad, leak=True)
+            elif ep == "GET history":
+                cells.body(what, isinstance(d.get("status"), list) and len(d["status"]) >= 1,
+                           "no status history: %s" % r.short()[:200])
+            else:
+                cells.body(what, isinstance(d.get("items"), list),
+                           "no items: %s" % r.short()[:200])
+
+
+def check_referrals(cells, o, cl, rids, justified):
+    who = cl
+    tag = "" if justified else " without justification"
+    for rid in rids:
+        exp = o.expect_referral(who, rid, justified) if rid in o.referrals else (
+            (403, "forbidden") if not o.can(who, "referral.read") else (404, "not_found"))
+        ref = o.referrals[rid]["reference"] if rid in o.referrals else str(rid)
+        what = "GET /v1/referrals/%d [%s]%s" % (rid, ref, tag)
+        r = cl.get("/v1/referrals/%d" % rid, why=justified)
+        if not cells.status(what, exp, r):
+            continue
+        d = r.doc if isinstance(r.doc, dict) else {}
+        cells.body(what, d.get("id") == rid, "answered another referral: %s" % r.short()[:200])
+        want = o.contact_visible(who, rid)
+        victims = d.get("victims") or []
+        if not victims:
+            cells.body(what + " victims", False, "no victims in the answer: %s" % r.short()[:200])
+        for i, v in enumerate(victims):
+            vwhat = "%s victims[%d].contact" % (what, i)
+            has = isinstance(v, dict) and "contact" in v
+            cells.n += 1
+            if has and not want:
+                cells.leak(vwhat, "contact shown, the oracle says no ISA in force covers "
+                           "victim_details for %s -> %s" % (o.referrals[rid]["agency"], who.agency))
+            elif want and not has:
+                cells.denial(vwhat, "contact withheld, the oracle says it may be shown")
+
+
+def fetch_all(cl, path, params, why=True):
+    """Every page of a list: (first refusal or None, items, problems)."""
+    items, cursor, problems = [], None, []
+    for _ in range(1000):
+        p = dict(params)
+        p["limit"] = "200"
+        if cursor:
+            p["cursor"] = cursor
+        r = cl.get(path + qs(p), why=why)
+        if r.status != 200:
+            return r, items, problems
+        if not isinstance(r.doc, dict) or not isinstance(r.doc.get("items"), list):
+            problems.append("not a list answer: %s" % r.short()[:200])
+            return r, items, problems
+        items.extend(r.doc["items"])
+        cursor = r.doc.get("next_cursor")
+        if not cursor:
+            return r, items, problems
+    problems.append("more than 1000 pages")
+    return r, items, problems
+
+
+CASE_FILTERS = {
+    # query param -> how a case matches it (None: not computed here; only
+    # checked for leaks)
+    "status": lambda c, v: c["status"] == v,
+    "kind": lambda c, v: c["kind"] == v,
+    "subject_type": lambda c, v: c["subject_type"] == v,
+    "caseworker": lambda c, v: c["caseworker"] == v,
+    "lead_agency": lambda c, v: c["lead"] == v,
+    "ward": lambda c, v: (c["ward"] or "").lower() == v.lower() and c["ward"] is not None,
+    "flagged": None,
+    "overdue": None,
+}
+
+
+def check_case_list(cells, o, cl, params, justified=True):
+    who = cl
+    what = "GET /v1/cases%s" % qs(params)
+    if not justified:
+        what += " without justification"
+    first, items, problems = fetch_all(cl, "/v1/cases", params, why=justified)
+    if not cells.status(what, o.expect_list(who, "case.read"), first):
+        return
+    for p in problems:
+        cells.body(what, False, p)
+    got = {}
+    for it in items:
+        cid = it.get("id") if isinstance(it, dict) else None
+        if cid in got:
+            cells.body(what, False, "case %s listed twice" % cid)
+        got[cid] = it
+    computable = all(CASE_FILTERS.get(k) is not None for k in params)
+    mine = o.partnership(who)
+    for cid, c in o.cases.items():
+        if c["partnership"] != mine and cid not in got:
+            continue
+        readable = o.case_readable(who, cid)
+        matches = all(CASE_FILTERS[k](c, v) for k, v in params.items()) if computable else None
+        cwhat = "%s lists %s" % (what, c["reference"])
+        cells.n += 1
+        if cid in got:
+            if not readable:
+                cells.leak(cwhat, "listed, the oracle says not readable (lead %s, %s)"
+                           % (c["lead"], c["kind"]))
+            elif matches is False:
+                cells.mismatch(cwhat, "listed but does not match the filter")
+            elif got[cid].get("reference") != c["reference"]:
+                cells.mismatch(cwhat, "listed with reference %s" % got[cid].get("reference"))
+        elif readable and matches:
+            cells.denial(cwhat, "missing, the oracle says readable (lead %s, %s)"
+                         % (c["lead"], c["kind"]))
+    for cid in got:
+        if cid not in o.cases:
+            cells.body(what, False, "lists an unknown case %s" % cid)
+
+
+def check_referral_list(cells, o, cl, params):
+    who = cl
+    what = "GET /v1/referrals%s" % qs(params)
+    first, items, problems = fetch_all(cl, "/v1/referrals", params)
+    if not cells.status(what, o.expect_list(who, "referral.read"), first):
+        return
+    for p in problems:
+        cells.body(what, False, p)
+    got = {}
+    for it in items:
+        rid = it.get("id") if isinstance(it, dict) else None
+        if rid in got:
+            cells.body(what, False, "referral %s listed twice" % rid)
+        got[rid] = it
+    mine = o.partnership(who)
+    for rid, r in o.referrals.items():
+        if r["partnership"] != mine and rid not in got:
+            continue
+        visible = o.referral_visible(who, rid)
+        matches = "status" not in params or r["status"] == params["status"]
+        rwhat = "%s lists %s" % (what, r["reference"])
+        cells.n += 1
+        if rid in got:
+            if not visible:
+                cells.leak(rwhat, "listed, the oracle says not visible (%s %s, case %s)"
+                           % (r["agency"], r["kind"], r["case_id"]))
+            elif not matches:
+                cells.mismatch(rwhat, "listed but its status is %s" % r["status"])
+        elif visible and matches:
+            cells.denial(rwhat, "missing, the oracle says visible (%s %s, case %s)"
+                         % (r["agency"], r["kind"], r["case_id"]))
+    for rid in got:
+        if rid not in o.referrals:
+            cells.body(what, False, "lists an unknown referral %s" % rid)
+
+
+def check_victim_list(cells, o, cl, params):
+    who = cl
+    what = "GET /v1/victims%s" % qs(params)
+    first, items, problems = fetch_all(cl, "/v1/victims", params)
+    if not cells.status(what, o.expect_victims(who), first):
+        return
+    for p in problems:
+        cells.body(what, False, p)
+    complete = "repeat" not in params  # repeat is not computed here: leaks only
+    got = {}
+    for it in items:
+        pid = it.get("person_id") if isinstance(it, dict) else None
+        if pid in got:
+            cells.body(what, False, "person %s listed twice" % pid)
+        got[pid] = it
+    mine = o.partnership(who)
+    refs = {cid: c["reference"] for cid, c in o.cases.items()}
+    for pid, p in o.persons.items():
+        if p["partnership"] != mine or not p["victim"]:
+            if pid in got:
+                cells.body(what, False, "lists person %s, not a victim of this partnership"
+                           % pid, leak=p["partnership"] != mine)
+            continue
+        if not p["linked_cases"]:
+            continue  # on no case: nothing to judge it by
+        visible = any(o.case_readable(who, c) for c in p["linked_cases"])
+        pwhat = "%s lists person %d (cases %s)" % (
+            what, pid, ",".join(refs.get(c, str(c)) for c in sorted(p["linked_cases"])))
+        cells.n += 1
+        if pid in got:
+            if not visible:
+                cells.leak(pwhat, "listed, the oracle says none of the person's cases is "
+                           "readable")
+                continue
+            shown = set(got[pid].get("cases") or [])
+            want = {refs[c] for c in p["victim_cases"] if o.case_readable(who, c)}
+            hidden = {refs[c] for c in p["victim_cases"] if not o.case_readable(who, c)}
+            cells.n += 1
+            if shown & hidden:
+                cells.leak(pwhat + " cases", "shows unreadable case(s) %s"
+                           % sorted(shown & hidden))
+            elif shown != want:
+                cells.denial(pwhat + " cases", "cases %s, the oracle says %s"
+                             % (sorted(shown), sorted(want)))
+        elif visible and complete:
+            cells.denial(pwhat, "missing, the oracle says visible")
+
+
+# --- fixtures ----------------------------------------------------------------------
+
+def referral_body(kind, subject, stype, ward, victim, contact, marking):
+    b = {
+        "case_kind": kind,
+        "subject": {"type": stype, "name": subject, "ward": ward,
+                    "address": "1 Test Row, Harrowmere"},
+        "reason": "Authorization matrix fixture: repeated problems no single agency can solve.",
+        "incidents": [{"occurred_on": "2025-03-01", "reported_on": "2025-03-02",
+                       "category": "nuisance", "place": "Mill Lane", "victims": [0]}],
+        "victims": [{"name": victim, "contact": contact, "vulnerable": False,
+                     "consent_to_share": True}],
+        "risk": {"band": "medium"},
+        "marking": marking,
+    }
+    if kind == "ppo":
+        b["strand"] = "deter"
+    return b
+
+
+def make_fixtures(clients, o_stub):
+    """Referrals, cases, notes and incidents through the API. Returns
+    (case ids, referral ids, description lines)."""
+    W1 = "AM %s North" % TAG
+    W2 = "AM %s South" % TAG
+    cw, chair = clients["council-caseworker"], clients["council-chair"]
+    made = {}
+    lines = []
+    seq = [0]
+
+    def submit(who, kind, stype="individual", ward=W2, marking="OFFICIAL", label=""):
+        seq[0] += 1
+        n = seq[0]
+        body = referral_body(kind, "%s Subject %s" % (TAG, label), stype, ward,
+                             "%s Victim %s" % (TAG, label), "tel 01632 960%03d" % n, marking)
+        r = clients[who].request("POST", "/v1/referrals", body, key=True)
+        if r.status != 201 or not isinstance(r.doc, dict):
+            raise Abort("fixture referral %s by %s: %s" % (label, who, r.short()))
+        return r.doc["id"]
+
+    def accept(rid, body, label):
+        r = cw.request("POST", "/v1/referrals/%d/accept" % rid, body, key=True)
+        if r.status != 200 or not isinstance(r.doc, dict) or not r.doc.get("case_reference"):
+            raise Abort("fixture accept %s: %s" % (label, r.short()))
+        ref = r.doc["case_reference"]
+        g = cw.get("/v1/cases/%s" % urllib.parse.quote(ref))
+        if g.status != 200:
+            raise Abort("fixture case %s read back: %s" % (ref, g.short()))
+        return g.doc["id"], ref
+
+    def case(label, who, kind, lead_body, stype="individual", ward=W2, marking="OFFICIAL"):
+        rid = submit(who, kind, stype, ward, marking, label)
+        cid, ref = accept(rid, lead_body, label)
+        made[label] = (cid, ref, rid)
+        lines.append("%s: %s %s referred by %s, accept %s -> %s (id %d), referral %d"
+                     % (label, marking, kind, who, json.dumps(lead_body), ref, cid, rid))
+        return cid, ref, rid
+
+    c1 = case("C1", "police-referrer", "asb", {"lead_agency": "HMDC"}, ward=W1,
+              marking="OFFICIAL-SENSITIVE")
+    c2 = case("C2", "housing-referrer", "asb",
+              {"lead_agency": "HMHA", "caseworker": {"agency": "HMDC", "cn": "Priya Marsh"}},
+              stype="family")
+    c3 = case("C3", "police-ppo", "ppo", {"lead_agency": "HMPOL"})
+    c4 = case("C4", "fire-referrer", "ppo", {"lead_agency": "HMDC"}, ward=W1,
+              marking="OFFICIAL-SENSITIVE")
+    c5 = case("C5", "youth-referrer", "asb", {"lead_agency": "HMPRB"})
+    c6 = case("C6", "youth-referrer", "ppo", {"lead_agency": "HMYOS"})
+    # a second agency's referral attached to C2 (HMHA-led)
+    r6 = submit("fire-referrer", "asb", "family", W2, "OFFICIAL", "C2b")
+    r = cw.request("POST", "/v1/referrals/%d/accept" % r6, {"case": c2[1]}, key=True)
+    if r.status != 200 or (r.doc or {}).get("case_reference") != c2[1]:
+        raise Abort("fixture attach to %s: %s" % (c2[1], r.short()))
+    lines.append("C2b: OFFICIAL asb referred by fire-referrer, attached to %s, referral %d"
+                 % (c2[1], r6))
+    # left submitted
+    submitted = []
+    for who, kind, marking in (("police-referrer", "asb", "OFFICIAL"),
+                               ("police-ppo", "ppo", "OFFICIAL-SENSITIVE"),
+                               ("youth-referrer", "ppo", "OFFICIAL"),
+                               ("youth-referrer", "asb", "OFFICIAL"),
+                               ("housing-referrer", "asb", "OFFICIAL-SENSITIVE"),
+                               ("housing-referrer", "ppo", "OFFICIAL"),
+                               ("fire-referrer", "asb", "OFFICIAL"),
+                               ("fire-referrer", "ppo", "OFFICIAL")):
+        label = "S-%s-%s" % (who, kind)
+        rid = submit(who, kind, "individual", W2, marking, label)
+        submitted.append(rid)
+        lines.append("%s: %s %s, submitted, referral %d" % (label, marking, kind, rid))
+    # notes and incidents
+    for cid, who in ((c1[0], "council-caseworker"), (c3[0], "police-ppo"),
+                     (c4[0], "council-chair"), (c2[0], "housing-referrer")):
+        r = clients[who].request("POST", "/v1/cases/%d/notes" % cid,
+                                 {"body": "%s note by %s" % (TAG, who)}, key=True)
+        if r.status != 201:
+            raise Abort("fixture note on case %d by %s: %s" % (cid, who, r.short()))
+    for cid, who in ((c2[0], "housing-referrer"), (c4[0], "council-caseworker"),
+                     (c5[0], "youth-referrer"), (c3[0], "police-ppo")):
+        r = clients[who].request("POST", "/v1/cases/%d/incidents" % cid, {
+            "occurred_on": "2025-04-01", "reported_on": "2025-04-02", "category": "personal",
+            "place": "Station Road", "description": "%s incident by %s" % (TAG, who)}, key=True)
+        if r.status != 201:
+            raise Abort("fixture incident on case %d by %s: %s" % (cid, who, r.short()))
+    case_ids = [made[k][0] for k in sorted(made)]
+    referral_ids = [made[k][2] for k in sorted(made)] + [r6] + submitted
+    return case_ids, referral_ids, lines, W1
+
+
+# --- ISAs ------------------------------------------------------------------------------
+
+def isa_status(admin, ref):
+    r = admin.get("/v1/isas/%s" % ref)
+    if r.status != 200 or not isinstance(r.doc, dict):
+        raise Abort("GET /v1/isas/%s: %s" % (ref, r.short()))
+    return r.doc.get("status")
+
+
+def isa_change(admin, ref, op, want):
+    r = admin.request("POST", "/v1/isas/%s/%s" % (ref, op),
+                      {"reason": "authz matrix test (%s): %s" % (RUN_TAG, op)}, key=True)
+    if r.status != 200 or (r.doc or {}).get("status") != want:
+        raise Abort("POST /v1/isas/%s/%s: %s" % (ref, op, r.short()))
+
+
+def set_isa_state(admin, suspended):
+    for ref in (ISA_ASB, ISA_PPO):
+        st = isa_status(admin, ref)
+        if ref in suspended and st == "active":
+            isa_change(admin, ref, "suspend", "suspended")
+        elif ref not in suspended and st == "suspended":
+            isa_change(admin, ref, "resume", "active")
+        elif st not in ("active", "suspended"):
+            raise Abort("%s is %s" % (ref, st))
+
+
+def restore_isas(admin):
+    """Both standing ISAs active again, whatever happened."""
+    problems = []
+    for ref in (ISA_ASB, ISA_PPO):
+        try:
+            if isa_status(admin, ref) == "suspended":
+                isa_change(admin, ref, "resume", "active")
+            st = isa_status(admin, ref)
+            if st != "active":
+                problems.append("%s is %s" % (ref, st))
+        except Exception as e:  # noqa: BLE001 - report, then try the rest
+            problems.append("%s: %s" % (ref, e))
+    return problems
+
+
+# --- the run ------------------------------------------------------------------------------
+
+def run_state(pool, clients, o, state, case_ids, referral_ids, ward, tally, justify_pass):
+    case_ids = case_ids + [NO_SUCH_ID]
+    referral_ids = referral_ids + [NO_SUCH_ID]
+    list_variants = [{}, {"kind": "asb"}, {"kind": "ppo"}, {"lead_agency": "HMHA"},
+                     {"lead_agency": "HMDC", "kind": "ppo"}, {"status": "open"},
+                     {"ward": ward}, {"subject_type": "family"},
+                     {"caseworker": "Priya Marsh"}, {"flagged": "true"}, {"overdue": "false"}]
+
+    def one(cl):
+        cells = Cells(state, cl)
+        check_case_endpoints(cells, o, cl, case_ids, True)
+        check_referrals(cells, o, cl, referral_ids, True)
+        for params in list_variants:
+            check_case_list(cells, o, cl, params)
+        for params in ({}, {"status": "submitted"}, {"status": "accepted"}):
+            check_referral_list(cells, o, cl, params)
+        for params in ({}, {"repeat": "true"}):
+            check_victim_list(cells, o, cl, params)
+        if justify_pass:
+            check_case_endpoints(cells, o, cl, case_ids, False)
+            check_referrals(cells, o, cl, referral_ids, False)
+            check_case_list(cells, o, cl, {}, justified=False)
+        return cells
+
+    results = list(pool.map(one, [clients[i[0]] for i in IDENTITIES]))
+    for cells in results:
+        tally.add(cells.n, cells.leaks, cells.denials, cells.other)
+        bad = cells.leaks + cells.denials + cells.other
+        name = "state %d: %s: %d cells" % (state, cells.who.name, cells.n)
+        if bad:
+            not_ok(name, bad[:40] + (["... and %d more" % (len(bad) - 40)] if len(bad) > 40
+                                     else []))
+        else:
+            ok(name)
+
+
+def main():
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    t0 = time.monotonic()
+    clients = {i[0]: Client(*i) for i in IDENTITIES}
+    admin = clients["council-admin"]
+    tally = Tally()
+
+    # The identities are what the oracle assumes.
+    facts = psql_json(FACTS_SQL)
+    users = {(u["agency"], u["cn"]): u for u in facts["users"]}
+    wrong = []
+    for name, agency, cn, roles in IDENTITIES:
+        u = users.get((agency, cn))
+        if not u or not u["active"] or set(u["roles"]) != roles:
+            wrong.append("%s: expected %s %s %s, registered: %s" % (name, agency, cn,
+                                                                    sorted(roles), u))
+    if wrong:
+        not_ok("setup: the devstack identities have the roles the oracle assumes", wrong)
+        return 1
+    ok("setup: the devstack identities have the roles the oracle assumes")
+
+    try:
+        problems = restore_isas(admin)
+        if problems:
+            raise Abort("the standing ISAs are not active at the start: %s" % problems)
+        case_ids, referral_ids, lines, ward = make_fixtures(clients, None)
+        ok("setup: fixtures through the API (%d cases, %d referrals)"
+           % (len(case_ids), len(referral_ids)))
+        for line in lines:
+            note(line)
+
+        with ThreadPoolExecutor(max_workers=len(IDENTITIES)) as pool:
+            for state, desc, suspended in STATES:
+                set_isa_state(admin, suspended)
+                facts = psql_json(FACTS_SQL)
+                o = Oracle(facts)
+                standing = {i["reference"]: i["status"] for i in facts["isas"]}
+                want = {ref: ("suspended" if ref in suspended else "active")
+                        for ref in (ISA_ASB, ISA_PPO)}
+                if any(standing.get(k) != v for k, v in want.items()):
+                    raise Abort("state %d: the ISAs are %s, expected %s" % (state, standing,
+                                                                           want))
+                missing = [c for c in case_ids if c not in o.cases]
+                if missing:
+                    raise Abort("fixture cases not in the database: %s" % missing)
+                note("state %d: %s" % (state, desc))
+                run_state(pool, clients, o, state, case_ids, referral_ids, ward, tally,
+                          justify_pass=(state == 1))
+    except Abort as e:
+        not_ok("authz matrix ran to the end", [str(e)])
+    except Terminated as e:
+        not_ok("authz matrix ran to the end", ["terminated by %s" % e])
+    except Exception as e:  # noqa: BLE001
+        import traceback
+        not_ok("authz matrix ran to the end", [traceback.format_exc()])
+        del e
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        problems = restore_isas(admin)
+        if problems:
+            not_ok("the standing ISAs are active again", problems)
+        else:
+            ok("the standing ISAs are active again")
+        for cl in clients.values():
+            cl.close()
+
+    nreq = sum(c.nreq for c in clients.values())
+    L, D, M = len(tally.leaks), len(tally.denials), len(tally.other)
+    note("%d requests in %.1f s" % (nreq, time.monotonic() - t0))
+    if M:
+        note("authz matrix: %d other mismatches (wrong refusal status/code, 5xx, bad body)"
+             % M)
+    print("authz matrix: %d cells checked, %d leaks, %d wrong denials"
+          % (tally.cells, L, D), flush=True)
+    if L or D or M or FAILED:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
