@@ -755,7 +755,8 @@ static int path_id(const struct cdrp_opts *o, char *out, size_t outlen)
 	case CDRP_ID_ISA:
 		/* The reference rule of the database (one path segment). */
 		if (n > 0 && n <= 40 && strchr(alnum, id[0]) &&
-		    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+		    strspn(id,
+		           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
 		        n) {
 			snprintf(out, outlen, "%s", id);
 			return 0;

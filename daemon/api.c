@@ -111,8 +111,8 @@ static struct route routes[] = {
      false},
     {PUT, "/v1/admin/users/{id}/roles", "admin_user_roles", RK_GENERIC, PB_USER_ROLES, PQ_NONE,
      false},
-    {POST, "/v1/admin/retention/run", "admin_retention_run", RK_GENERIC, PB_RETENTION_RUN,
-     PQ_NONE, false},
+    {POST, "/v1/admin/retention/run", "admin_retention_run", RK_GENERIC, PB_RETENTION_RUN, PQ_NONE,
+     false},
     {GET, "/v1/admin/sar", "admin_sar", RK_GENERIC, PB_NONE, PQ_SAR, false},
     {POST, "/v1/cases/{id}/legal-hold", "admin_legal_hold", RK_GENERIC, PB_LEGAL_HOLD, PQ_NONE,
      false},
@@ -564,7 +564,7 @@ static void generic(struct api_req *r)
 	    evhttp_find_header(evhttp_request_get_input_headers(r->req), "Idempotency-Key");
 	if (key && rt->method != GET) {
 		/* The same key and the same request (function and canonical
-		 * arguments) replays; see cdrp_api.idempotent. */
+		 * arguments) replays; see cdrp_api.call. */
 		char hash[SHA256_BYTEA_LEN];
 		if (!proto_valid_idempotency_key(key, &pe)) {
 			respond_problem(r, &pe);

@@ -828,7 +828,7 @@ static const char bootstrap_sql[] =
 /* Starts a migrate transaction that runs as cdrp_owner and sees every
  * row (row-level security, sql/code/008_rls.sql). */
 #define MIGRATE_BEGIN                                                                              \
-	"BEGIN; SELECT pg_advisory_xact_lock(" DB_MIGRATE_LOCK "); SET LOCAL ROLE cdrp_owner; "   \
+	"BEGIN; SELECT pg_advisory_xact_lock(" DB_MIGRATE_LOCK "); SET LOCAL ROLE cdrp_owner; "    \
 	"SET LOCAL cdrp.scope = 'all'"
 
 static void rollback(PGconn *pg)

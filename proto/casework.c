@@ -1,7 +1,7 @@
 /* casework.c: request schemas of the casework endpoints (triage, cases,
  * incidents, victims, Case Review, risk, actions), of information-sharing
- * agreements and administration, and of their query strings. The rules themselves (transitions, thresholds) live in the
- * database; this file only refuses malformed requests, the same way in the
+ * agreements and administration, and of their query strings. The rules themselves (transitions,
+ * thresholds) live in the database; this file only refuses malformed requests, the same way in the
  * daemon and the client. */
 #include "proto.h"
 #include "schema.h"
@@ -340,12 +340,8 @@ static const struct field sar_query[] = {
     END,
 };
 static const struct field *const query_schemas[PQ_COUNT] = {
-    [PQ_ISAS] = isas_query,
-    [PQ_USERS] = users_query,
-    [PQ_SAR] = sar_query,
-    [PQ_CASES] = cases_query,
-    [PQ_VICTIMS] = victims_query,
-    [PQ_STATS] = stats_query,
+    [PQ_ISAS] = isas_query,   [PQ_USERS] = users_query,     [PQ_SAR] = sar_query,
+    [PQ_CASES] = cases_query, [PQ_VICTIMS] = victims_query, [PQ_STATS] = stats_query,
 };
 
 static bool convert_query_value(json_t *q, json_t *out, const char *key, const struct field *f,

@@ -365,7 +365,8 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 			if (f->kind == K_ARRAY_STR) {
 				/* with choices, every item is one of them */
 				const struct field item_schema = {
-				    "", f->choices ? K_ENUM : K_STRING, true, 1, 2000, f->choices, NULL};
+				    "",  f->choices ? K_ENUM : K_STRING, true, 1, 2000, f->choices,
+				    NULL};
 				if (!check_value(item, &item_schema, ipath, today, pe))
 					return false;
 			} else if (f->kind == K_ARRAY_INT) {
@@ -538,7 +539,7 @@ bool proto_parse_list_query(const char *status, const char *limit, const char *c
 		q->limit = (int)n;
 	}
 	if (cursor) {
-		/* Same form as cdrp.cursor_encode() in sql/002_api.sql. */
+		/* Same form as cdrp.cursor_encode() in sql/code/002_api.sql. */
 		char *end = NULL;
 		long long id = cursor[0] == 'c' ? strtoll(cursor + 1, &end, 10) : 0;
 		if (id <= 0 || !end || *end)

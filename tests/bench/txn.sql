@@ -1,4 +1,5 @@
--- pgbench: the statements cdrp_api.referral_submit executes (sql/002_api.sql),
+-- pgbench: the statements cdrp_api.call executes for referral_submit
+-- (sql/code/002_api.sql, without the permission and settings steps),
 -- sent one by one in one transaction, in the function's order: resolve the
 -- identity, claim the idempotency key, take the referral id, insert the
 -- referral and its first transition, store the answer on the key, and write
@@ -9,8 +10,8 @@
 BEGIN;
 SELECT user_id AS uid, agency_id AS aid, partnership_id AS pid
   FROM cdrp.whoami(:agency, :cn) \gset
-INSERT INTO cdrp.idempotency_keys (agency_id, key, request_hash, status, response)
-  VALUES (:aid, :run::text || '-' || :client_id::text || '-' || :n::text, :hash::bytea, 0, '{}')
+INSERT INTO cdrp.idempotency_keys (agency_id, user_id, key, request_hash, status, response)
+  VALUES (:aid, :uid, :run::text || '-' || :client_id::text || '-' || :n::text, :hash::bytea, 0, '{}')
   ON CONFLICT DO NOTHING;
 SELECT nextval(pg_get_serial_sequence('cdrp.referrals', 'id')) AS rid \gset
 INSERT INTO cdrp.referrals (id, partnership_id, reference, agency_id, user_id, case_kind,
@@ -26,6 +27,6 @@ UPDATE cdrp.idempotency_keys
       response = jsonb_build_object('id', :rid::bigint,
         'reference', 'REF-' || extract(year FROM now() AT TIME ZONE 'UTC')::int || '-' || lpad(:rid::text, 6, '0'),
         'status', 'submitted', 'case_kind', :body::jsonb->>'case_kind', 'submitted_at', cdrp.utc(now()))
-  WHERE agency_id = :aid AND key = :run::text || '-' || :client_id::text || '-' || :n::text;
+  WHERE agency_id = :aid AND user_id = :uid AND key = :run::text || '-' || :client_id::text || '-' || :n::text;
 SELECT cdrp.audit(:aid, :uid, 'collect', 'referral', :rid);
 COMMIT;

@@ -686,7 +686,7 @@ def referral_body(kind, subject, stype, ward, victim, contact, marking):
     return b
 
 
-def make_fixtures(clients, o_stub):
+def make_fixtures(clients):
     """Referrals, cases, notes and incidents through the API. Returns
     (case ids, referral ids, description lines)."""
     W1 = "AM %s North" % TAG
@@ -694,6 +694,7 @@ def make_fixtures(clients, o_stub):
     cw, chair = clients["council-caseworker"], clients["council-chair"]
     made = {}
     lines = []
+    extra_submitted = []
     seq = [0]
 
     def submit(who, kind, stype="individual", ward=W2, marking="OFFICIAL", label=""):
@@ -730,8 +731,26 @@ def make_fixtures(clients, o_stub):
               {"lead_agency": "HMHA", "caseworker": {"agency": "HMDC", "cn": "Priya Marsh"}},
               stype="family")
     c3 = case("C3", "police-ppo", "ppo", {"lead_agency": "HMPOL"})
-    c4 = case("C4", "fire-referrer", "ppo", {"lead_agency": "HMDC"}, ward=W1,
-              marking="OFFICIAL-SENSITIVE")
+    # C4: the brief's "PPO case led by HMDC referred by HMFRS". HMFRS is not
+    # a party to HM-ISA-PPO, so no case role (all HMDC) can see, hence
+    # triage, its PPO referral: the accept answers 404 and the referral
+    # stays submitted (checked below as such). C4 is then referred by a
+    # police referrer without the ppo_coordinator role instead.
+    frs = submit("fire-referrer", "ppo", "individual", W1, "OFFICIAL-SENSITIVE", "C4-fire")
+    r = cw.request("POST", "/v1/referrals/%d/accept" % frs, {"lead_agency": "HMDC"}, key=True)
+    if r.status == 200 and (r.doc or {}).get("case_reference"):
+        g = cw.get("/v1/cases/%s" % r.doc["case_reference"])
+        made["C4"] = (g.doc["id"], r.doc["case_reference"], frs)
+        lines.append("C4: OFFICIAL-SENSITIVE ppo referred by fire-referrer, lead HMDC -> %s"
+                     % r.doc["case_reference"])
+        c4 = made["C4"]
+    else:
+        lines.append("C4-fire: HMFRS PPO referral %d: council-caseworker's accept answered %s"
+                     " (not visible without an ISA: the case cannot be made), left submitted"
+                     % (frs, r.short()[:60]))
+        extra_submitted.append(frs)
+        c4 = case("C4", "police-referrer", "ppo", {"lead_agency": "HMDC"}, ward=W1,
+                  marking="OFFICIAL-SENSITIVE")
     c5 = case("C5", "youth-referrer", "asb", {"lead_agency": "HMPRB"})
     c6 = case("C6", "youth-referrer", "ppo", {"lead_agency": "HMYOS"})
     # a second agency's referral attached to C2 (HMHA-led)
@@ -770,7 +789,7 @@ def make_fixtures(clients, o_stub):
         if r.status != 201:
             raise Abort("fixture incident on case %d by %s: %s" % (cid, who, r.short()))
     case_ids = [made[k][0] for k in sorted(made)]
-    referral_ids = [made[k][2] for k in sorted(made)] + [r6] + submitted
+    referral_ids = [made[k][2] for k in sorted(made)] + [r6] + submitted + extra_submitted
     return case_ids, referral_ids, lines, W1
 
 
@@ -880,7 +899,7 @@ def main():
         problems = restore_isas(admin)
         if problems:
             raise Abort("the standing ISAs are not active at the start: %s" % problems)
-        case_ids, referral_ids, lines, ward = make_fixtures(clients, None)
+        case_ids, referral_ids, lines, ward = make_fixtures(clients)
         ok("setup: fixtures through the API (%d cases, %d referrals)"
            % (len(case_ids), len(referral_ids)))
         for line in lines:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # t_idempotent_writes: casework writes with an Idempotency-Key (through
-# cdrp_api.idempotent): a retry replays the stored answer and records
+# cdrp_api.call): a retry replays the stored answer and records
 # nothing twice; the same key with another request is 409; a refusal stores
 # nothing, so the same request succeeds once the refusal's cause is gone.
 # shellcheck source=lib.sh source-path=SCRIPTDIR

@@ -1,4 +1,4 @@
--- Unit tests of the risk and action rules of sql/006_risk_actions.sql.
+-- Unit tests of the risk and action rules of sql/code/006_risk_actions.sql.
 -- Run with: psql -X -v ON_ERROR_STOP=1 -f tests/sql/risk_actions_rules.sql
 -- Everything happens in one transaction that is rolled back; a failed
 -- ASSERT stops the script with a non-zero exit.

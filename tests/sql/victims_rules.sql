@@ -1,5 +1,5 @@
 -- Unit tests of the repeat-victim and ASB Case Review rules of
--- sql/005_victims.sql: the pure rule engines with boundary cases, then the
+-- sql/code/005_victims.sql: the pure rule engines with boundary cases, then the
 -- data functions over a small seeded partnership.
 -- Run with: psql -X -v ON_ERROR_STOP=1 -f tests/sql/victims_rules.sql
 -- Everything happens in one transaction that is rolled back; a failed
