@@ -24,6 +24,66 @@ static struct proto_error body(enum proto_body which, const char *text)
 		ck_assert_str_eq(e_.field, want_field);                                            \
 	} while (0)
 
+/* Agreements and administration (issue 6): enumerated arrays, minimum
+ * counts, the scope headers. */
+START_TEST(isa_and_admin_bodies)
+{
+	const char *isa =
+	    "{\"reference\":\"HM-ISA-1\",\"title\":\"T\",\"purpose\":\"asb_case_management\","
+	    "\"data_categories\":[\"asb_casework\",\"victim_details\"],\"lawful_basis\":\"s.115\","
+	    "\"retention_months\":24,\"starts_on\":\"2027-01-01\",\"parties\":[\"HMDC\",\"HMPOL\"]"
+	    "}";
+	ASSERT_BODY(PB_ISA_CREATE, isa, PROTO_OK, "");
+	ASSERT_BODY(
+	    PB_ISA_CREATE,
+	    "{\"reference\":\"R\",\"title\":\"T\",\"purpose\":\"gossip\","
+	    "\"data_categories\":[\"asb_casework\"],\"lawful_basis\":\"s\","
+	    "\"retention_months\":1,\"starts_on\":\"2027-01-01\",\"parties\":[\"A1\",\"B2\"]}",
+	    PROTO_INVALID_FIELD, "purpose");
+	ASSERT_BODY(
+	    PB_ISA_CREATE,
+	    "{\"reference\":\"R\",\"title\":\"T\",\"purpose\":\"offender_management\","
+	    "\"data_categories\":[\"gossip\"],\"lawful_basis\":\"s\","
+	    "\"retention_months\":1,\"starts_on\":\"2027-01-01\",\"parties\":[\"A1\",\"B2\"]}",
+	    PROTO_INVALID_FIELD, "data_categories[0]");
+	ASSERT_BODY(
+	    PB_ISA_CREATE,
+	    "{\"reference\":\"R\",\"title\":\"T\",\"purpose\":\"offender_management\","
+	    "\"data_categories\":[],\"lawful_basis\":\"s\","
+	    "\"retention_months\":1,\"starts_on\":\"2027-01-01\",\"parties\":[\"A1\",\"B2\"]}",
+	    PROTO_INVALID_FIELD, "data_categories");
+	ASSERT_BODY(PB_ISA_CREATE,
+	            "{\"reference\":\"R\",\"title\":\"T\",\"purpose\":\"offender_management\","
+	            "\"data_categories\":[\"offender_management\"],\"lawful_basis\":\"s\","
+	            "\"retention_months\":1,\"starts_on\":\"2027-01-01\",\"parties\":[\"A1\"]}",
+	            PROTO_INVALID_FIELD, "parties");
+	ASSERT_BODY(PB_USER_ADD, "{\"agency\":\"HMDC\",\"cn\":\"Kit\",\"roles\":[\"chair\"]}",
+	            PROTO_OK, "");
+	ASSERT_BODY(PB_USER_ADD, "{\"agency\":\"HMDC\",\"cn\":\"Kit\",\"roles\":[\"root\"]}",
+	            PROTO_INVALID_FIELD, "roles[0]");
+	ASSERT_BODY(PB_USER_ROLES, "{\"roles\":[]}", PROTO_OK, "");
+	ASSERT_BODY(PB_REASON, "{}", PROTO_MISSING_FIELD, "reason");
+	ASSERT_BODY(PB_LEGAL_HOLD, "{\"hold\":\"yes\",\"reason\":\"r\"}", PROTO_INVALID_FIELD,
+	            "hold");
+
+	struct proto_error pe = {0};
+	ck_assert(proto_valid_partnership("CSP", &pe));
+	ck_assert(!proto_valid_partnership("csp", &pe));
+	ck_assert_str_eq(pe.field, PROTO_PARTNERSHIP_HEADER);
+	ck_assert(!proto_valid_partnership("C", &pe));
+	ck_assert(!proto_valid_partnership("ABCDEFGHIJKLMNOPQ", &pe));
+	ck_assert(proto_valid_justification("Task group review of the case", &pe));
+	ck_assert(!proto_valid_justification("too short", &pe));
+	ck_assert_int_eq(pe.code, PROTO_INVALID_HEADER);
+	ck_assert(!proto_valid_justification("Reviewing\tthe case today", &pe));
+	ck_assert(!proto_valid_justification("Reviewing \xff\xfe the case", &pe));
+	ck_assert(proto_valid_justification("R\xc3\xa9vision du dossier", &pe));
+	ck_assert_int_eq(proto_err_status(PROTO_JUSTIFICATION_REQUIRED), 403);
+	ck_assert_int_eq(proto_err_from_code("justification_required"),
+	                 PROTO_JUSTIFICATION_REQUIRED);
+}
+END_TEST
+
 START_TEST(incident_bodies)
 {
 	const char *ok = "{\"occurred_on\":\"2026-02-28\",\"reported_on\":\"2026-03-01\","
@@ -132,6 +192,7 @@ Suite *casework_suite(void)
 	tcase_add_test(tc, action_and_risk_bodies);
 	tcase_add_test(tc, case_and_triage_bodies);
 	tcase_add_test(tc, query_strings);
+	tcase_add_test(tc, isa_and_admin_bodies);
 	suite_add_tcase(s, tc);
 	return s;
 }
