@@ -222,6 +222,7 @@ SELECT json_build_object(
   'cases', (SELECT coalesce(json_agg(json_build_object('id', c.id, 'reference', c.reference,
         'partnership', c.partnership_id, 'kind', c.case_kind, 'lead', la.code,
         'special', c.special_category, 'status', c.status, 'subject_type', c.subject_type,
+        'subject_name', c.subject_name,
         'ward', c.ward, 'caseworker', cu.cn, 'marking', c.marking,
         'erased', c.erased_at IS NOT NULL) ORDER BY c.id), '[]')
         FROM cdrp.cases c JOIN cdrp.agencies la ON la.id = c.lead_agency_id
@@ -385,9 +386,14 @@ class Tally:
         self.leaks = []
         self.denials = []
         self.other = []
+        self.cov = {}
 
-    def add(self, cells=0, leaks=(), denials=(), other=()):
+    def add(self, cells=0, leaks=(), denials=(), other=(), cov=None):
         with self.lock:
+            for k, (a, d) in (cov or {}).items():
+                c = self.cov.setdefault(k, [0, 0])
+                c[0] += a
+                c[1] += d
             self.cells += cells
             self.leaks.extend(leaks)
             self.denials.extend(denials)
@@ -401,6 +407,11 @@ class Cells:
         self.state, self.who = state, who
         self.n = 0
         self.leaks, self.denials, self.other = [], [], []
+        self.cov = {}  # family -> [allowed, denied] expectations
+
+    def cover(self, family, allowed):
+        c = self.cov.setdefault(family, [0, 0])
+        c[0 if allowed else 1] += 1
 
     def where(self, what):
         return "state %d, %s (%s %s): %s" % (self.state, self.who.name, self.who.agency,
@@ -415,11 +426,12 @@ class Cells:
     def mismatch(self, what, detail):
         self.other.append("MISMATCH %s: %s" % (self.where(what), detail))
 
-    def status(self, what, expected, r):
+    def status(self, what, expected, r, family):
         """One cell on the status (and problem code) of an answer. True if
         the body should be looked at further (an expected 200 got)."""
         self.n += 1
         est, ecode = expected
+        self.cover(family, est == 200)
         if r.status >= 500:
             self.mismatch(what, "server error: expected %d %s, got %s"
                           % (est, ecode or "", r.short()))
@@ -459,7 +471,7 @@ def check_case_endpoints(cells, o, cl, case_ids, justified):
                 continue
             what = "%s %s [%s]%s" % (ep, path, ref, tag)
             r = cl.get(path, why=justified)
-            if not cells.status(what, exp, r):
+            if not cells.status(what, exp, r, ep + tag):
                 continue
             d = r.doc if isinstance(r.doc, dict) else {}
             if ep.startswith("GET case"):
@@ -486,7 +498,7 @@ def check_referrals(cells, o, cl, rids, justified):
         ref = o.referrals[rid]["reference"] if rid in o.referrals else str(rid)
         what = "GET /v1/referrals/%d [%s]%s" % (rid, ref, tag)
         r = cl.get("/v1/referrals/%d" % rid, why=justified)
-        if not cells.status(what, exp, r):
+        if not cells.status(what, exp, r, "GET referral" + tag):
             continue
         d = r.doc if isinstance(r.doc, dict) else {}
         cells.body(what, d.get("id") == rid, "answered another referral: %s" % r.short()[:200])
@@ -498,6 +510,7 @@ def check_referrals(cells, o, cl, rids, justified):
             vwhat = "%s victims[%d].contact" % (what, i)
             has = isinstance(v, dict) and "contact" in v
             cells.n += 1
+            cells.cover("referral victims[].contact", want)
             if has and not want:
                 cells.leak(vwhat, "contact shown, the oracle says no ISA in force covers "
                            "victim_details for %s -> %s" % (o.referrals[rid]["agency"], who.agency))
@@ -547,7 +560,7 @@ def check_case_list(cells, o, cl, params, justified=True):
     if not justified:
         what += " without justification"
     first, items, problems = fetch_all(cl, "/v1/cases", params, why=justified)
-    if not cells.status(what, o.expect_list(who, "case.read"), first):
+    if not cells.status(what, o.expect_list(who, "case.read"), first, "GET /v1/cases"):
         return
     for p in problems:
         cells.body(what, False, p)
@@ -566,6 +579,7 @@ def check_case_list(cells, o, cl, params, justified=True):
         matches = all(CASE_FILTERS[k](c, v) for k, v in params.items()) if computable else None
         cwhat = "%s lists %s" % (what, c["reference"])
         cells.n += 1
+        cells.cover("GET /v1/cases items", readable and matches is not False)
         if cid in got:
             if not readable:
                 cells.leak(cwhat, "listed, the oracle says not readable (lead %s, %s)"
@@ -574,6 +588,22 @@ def check_case_list(cells, o, cl, params, justified=True):
                 cells.mismatch(cwhat, "listed but does not match the filter")
             elif got[cid].get("reference") != c["reference"]:
                 cells.mismatch(cwhat, "listed with reference %s" % got[cid].get("reference"))
+            else:
+                # OFFICIAL-SENSITIVE: no name or ward without a justification
+                item = got[cid]
+                hide = c["marking"] == "OFFICIAL-SENSITIVE" and not justified
+                cells.n += 1
+                cells.cover("GET /v1/cases items subject_name and ward", not hide)
+                shown = {k: item.get(k) for k in ("subject_name", "ward")
+                         if item.get(k) is not None}
+                if hide and shown:
+                    cells.leak(cwhat, "OFFICIAL-SENSITIVE case listed without a justification "
+                               "shows %s" % shown)
+                elif not hide and (item.get("subject_name") != c["subject_name"]
+                                   or item.get("ward") != c["ward"]):
+                    cells.denial(cwhat, "subject_name/ward %r/%r, expected %r/%r"
+                                 % (item.get("subject_name"), item.get("ward"),
+                                    c["subject_name"], c["ward"]))
         elif readable and matches:
             cells.denial(cwhat, "missing, the oracle says readable (lead %s, %s)"
                          % (c["lead"], c["kind"]))
@@ -586,7 +616,7 @@ def check_referral_list(cells, o, cl, params):
     who = cl
     what = "GET /v1/referrals%s" % qs(params)
     first, items, problems = fetch_all(cl, "/v1/referrals", params)
-    if not cells.status(what, o.expect_list(who, "referral.read"), first):
+    if not cells.status(what, o.expect_list(who, "referral.read"), first, "GET /v1/referrals"):
         return
     for p in problems:
         cells.body(what, False, p)
@@ -604,6 +634,7 @@ def check_referral_list(cells, o, cl, params):
         matches = "status" not in params or r["status"] == params["status"]
         rwhat = "%s lists %s" % (what, r["reference"])
         cells.n += 1
+        cells.cover("GET /v1/referrals items", visible and matches)
         if rid in got:
             if not visible:
                 cells.leak(rwhat, "listed, the oracle says not visible (%s %s, case %s)"
@@ -622,7 +653,7 @@ def check_victim_list(cells, o, cl, params):
     who = cl
     what = "GET /v1/victims%s" % qs(params)
     first, items, problems = fetch_all(cl, "/v1/victims", params)
-    if not cells.status(what, o.expect_victims(who), first):
+    if not cells.status(what, o.expect_victims(who), first, "GET /v1/victims"):
         return
     for p in problems:
         cells.body(what, False, p)
@@ -647,6 +678,7 @@ def check_victim_list(cells, o, cl, params):
         pwhat = "%s lists person %d (cases %s)" % (
             what, pid, ",".join(refs.get(c, str(c)) for c in sorted(p["linked_cases"])))
         cells.n += 1
+        cells.cover("GET /v1/victims items", visible)
         if pid in got:
             if not visible:
                 cells.leak(pwhat, "listed, the oracle says none of the person's cases is "
@@ -859,11 +891,12 @@ def run_state(pool, clients, o, state, case_ids, referral_ids, ward, tally, just
             check_case_endpoints(cells, o, cl, case_ids, False)
             check_referrals(cells, o, cl, referral_ids, False)
             check_case_list(cells, o, cl, {}, justified=False)
+            check_case_list(cells, o, cl, {"kind": "ppo"}, justified=False)
         return cells
 
     results = list(pool.map(one, [clients[i[0]] for i in IDENTITIES]))
     for cells in results:
-        tally.add(cells.n, cells.leaks, cells.denials, cells.other)
+        tally.add(cells.n, cells.leaks, cells.denials, cells.other, cells.cov)
         bad = cells.leaks + cells.denials + cells.other
         name = "state %d: %s: %d cells" % (state, cells.who.name, cells.n)
         if bad:
@@ -880,6 +913,7 @@ def main():
     clients = {i[0]: Client(*i) for i in IDENTITIES}
     admin = clients["council-admin"]
     tally = Tally()
+    pool = None
 
     # The identities are what the oracle assumes.
     facts = psql_json(FACTS_SQL)
@@ -905,41 +939,71 @@ def main():
         for line in lines:
             note(line)
 
-        with ThreadPoolExecutor(max_workers=len(IDENTITIES)) as pool:
-            for state, desc, suspended in STATES:
-                set_isa_state(admin, suspended)
-                facts = psql_json(FACTS_SQL)
-                o = Oracle(facts)
-                standing = {i["reference"]: i["status"] for i in facts["isas"]}
-                want = {ref: ("suspended" if ref in suspended else "active")
-                        for ref in (ISA_ASB, ISA_PPO)}
-                if any(standing.get(k) != v for k, v in want.items()):
-                    raise Abort("state %d: the ISAs are %s, expected %s" % (state, standing,
-                                                                           want))
-                missing = [c for c in case_ids if c not in o.cases]
-                if missing:
-                    raise Abort("fixture cases not in the database: %s" % missing)
-                note("state %d: %s" % (state, desc))
-                run_state(pool, clients, o, state, case_ids, referral_ids, ward, tally,
-                          justify_pass=(state == 1))
+        pool = ThreadPoolExecutor(max_workers=len(IDENTITIES))
+        for state, desc, suspended in STATES:
+            set_isa_state(admin, suspended)
+            facts = psql_json(FACTS_SQL)
+            o = Oracle(facts)
+            standing = {i["reference"]: i["status"] for i in facts["isas"]}
+            want = {ref: ("suspended" if ref in suspended else "active")
+                    for ref in (ISA_ASB, ISA_PPO)}
+            if any(standing.get(k) != v for k, v in want.items()):
+                raise Abort("state %d: the ISAs are %s, expected %s" % (state, standing,
+                                                                       want))
+            missing = [c for c in case_ids if c not in o.cases]
+            if missing:
+                raise Abort("fixture cases not in the database: %s" % missing)
+            note("state %d: %s" % (state, desc))
+            run_state(pool, clients, o, state, case_ids, referral_ids, ward, tally,
+                      justify_pass=(state == 1))
     except Abort as e:
         not_ok("authz matrix ran to the end", [str(e)])
     except Terminated as e:
         not_ok("authz matrix ran to the end", ["terminated by %s" % e])
-    except Exception as e:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - reported; the ISAs are restored below
         import traceback
         not_ok("authz matrix ran to the end", [traceback.format_exc()])
-        del e
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        problems = restore_isas(admin)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if pool is not None:
+            pool.shutdown(wait=False)
+        # Its own connection: a worker may still be using council-admin's.
+        restorer = Client(*[i for i in IDENTITIES if i[0] == "council-admin"][0])
+        problems = restore_isas(restorer)
+        restorer.close()
         if problems:
+            # Last resort, so that later tests find them in force: as the
+            # superuser (still reported as a failure).
+            try:
+                psql_json("WITH u AS (UPDATE cdrp.isas SET status = 'active', "
+                          "status_reason = 'restored by t_authz_matrix', "
+                          "status_changed_at = now() WHERE reference IN ('%s', '%s') "
+                          "AND status = 'suspended' RETURNING reference) "
+                          "SELECT coalesce(json_agg(reference), '[]') FROM u"
+                          % (ISA_ASB, ISA_PPO))
+                problems.append("restored with psql as the superuser instead")
+            except Exception as e:  # noqa: BLE001
+                problems.append("psql restore failed too: %s" % e)
             not_ok("the standing ISAs are active again", problems)
         else:
             ok("the standing ISAs are active again")
         for cl in clients.values():
             cl.close()
 
+    # The matrix is not vacuous: every endpoint was expected both to show
+    # and to refuse something.
+    if tally.cov:
+        one_sided = []
+        for fam in sorted(tally.cov):
+            a, d = tally.cov[fam]
+            note("coverage: %s: %d expected shown, %d expected refused" % (fam, a, d))
+            if not a or not d:
+                one_sided.append(fam)
+        if one_sided:
+            not_ok("every endpoint was expected both to show and to refuse", one_sided)
+        else:
+            ok("every endpoint was expected both to show and to refuse")
     nreq = sum(c.nreq for c in clients.values())
     L, D, M = len(tally.leaks), len(tally.denials), len(tally.other)
     note("%d requests in %.1f s" % (nreq, time.monotonic() - t0))
