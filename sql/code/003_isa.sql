@@ -98,7 +98,8 @@ $$;
 
 -- Which referrals a user may see: their agency's own; the partnership's
 -- for caseworkers, chairs and administrators (triage) when an ISA in force
--- lets their agency see the referring agency's data of that kind.
+-- lets their agency see the referring agency's data of that kind; and
+-- those attached to a case the user may read.
 CREATE FUNCTION cdrp.referral_visible(r cdrp.referrals, p_agency int, p_partnership int,
                                       p_roles text[]) RETURNS boolean
 LANGUAGE sql STABLE AS $$
@@ -107,5 +108,6 @@ LANGUAGE sql STABLE AS $$
           OR (p_roles && ARRAY['caseworker', 'chair', 'admin']
               AND cdrp.isa_allows(r.partnership_id, r.agency_id, p_agency,
                                   cdrp.case_categories(r.case_kind, false),
-                                  cdrp.kind_purpose(r.case_kind))))
+                                  cdrp.kind_purpose(r.case_kind)))
+          OR (r.case_id IS NOT NULL AND cdrp.case_readable(r.case_id, p_agency, p_roles)))
 $$;

@@ -258,6 +258,15 @@ BEGIN
     ELSE
       SELECT u.agency_id INTO lead FROM cdrp.users u WHERE u.id = cw;
     END IF;
+    -- The triage team must be able to work the case it opens.
+    IF NOT cdrp.case_row_readable(NULL, me.partnership_id, lead, r.case_kind, false,
+                                  me.agency_id, me.roles) THEN
+      status := 422;
+      body := cdrp.problem('rule_violation', format(
+        'no information-sharing agreement in force lets your agency work a %s case led by %s',
+        r.case_kind, (SELECT code FROM cdrp.agencies WHERE id = lead)), 'lead_agency');
+      RETURN;
+    END IF;
     INSERT INTO cdrp.cases (partnership_id, reference, case_kind, subject_type, subject_name,
                             ward, lead_agency_id, caseworker_user_id, marking, data_category,
                             referral_date, opened_at, strand)
@@ -417,7 +426,10 @@ BEGIN
           AND (q->>'subject_type' IS NULL OR c.subject_type = q->>'subject_type')
           AND (q->>'caseworker' IS NULL OR cu.cn = q->>'caseworker')
           AND (q->>'lead_agency' IS NULL OR la.code = q->>'lead_agency')
-          AND (q->>'ward' IS NULL OR lower(c.ward) = lower(q->>'ward'))
+          -- a hidden ward cannot be found by filtering on it either
+          AND (q->>'ward' IS NULL
+               OR (lower(c.ward) = lower(q->>'ward')
+                   AND NOT (c.marking = 'OFFICIAL-SENSITIVE' AND cdrp.justification() IS NULL)))
           AND cdrp.case_readable(c.id, me.agency_id, me.roles)
           AND (q->>'flagged' IS NULL OR (q->>'flagged')::boolean = cdrp.case_flagged(c.id))
           AND (q->>'overdue' IS NULL OR (q->>'overdue')::boolean = cdrp.case_overdue(c.id))
@@ -505,6 +517,15 @@ BEGIN
     IF lead IS NULL THEN
       status := 422; body := cdrp.problem('rule_violation', 'no such agency', 'lead_agency');
       etag := c.version::text;
+      RETURN;
+    END IF;
+    -- Handing the lead over must not lock the caller out of the case.
+    IF NOT cdrp.case_row_readable(c.id, c.partnership_id, lead, c.case_kind, c.special_category,
+                                  me.agency_id, me.roles) THEN
+      status := 422; etag := c.version::text;
+      body := cdrp.problem('rule_violation', format(
+        'no information-sharing agreement in force lets your agency work a %s case led by %s',
+        c.case_kind, b->>'lead_agency'), 'lead_agency');
       RETURN;
     END IF;
   END IF;

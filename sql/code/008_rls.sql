@@ -100,10 +100,6 @@ LANGUAGE sql STABLE SET cdrp.scope = 'all' AS $$
     WHEN 'partnership' THEN r.partnership_id = cdrp.rls_int('cdrp.partnership_id')
     WHEN 'user' THEN cdrp.referral_visible(r, cdrp.rls_int('cdrp.agency_id'),
                                            cdrp.rls_int('cdrp.partnership_id'), cdrp.rls_roles())
-                  OR (r.partnership_id = cdrp.rls_int('cdrp.partnership_id')
-                      AND r.case_id IS NOT NULL
-                      AND cdrp.case_readable(r.case_id, cdrp.rls_int('cdrp.agency_id'),
-                                             cdrp.rls_roles()))
     ELSE false END
 $$;
 

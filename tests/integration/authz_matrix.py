@@ -42,6 +42,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
@@ -70,7 +71,7 @@ STATES = [
 ]
 
 CASE_ROLES = {"caseworker", "chair", "admin"}
-# role -> does it grant case.read / referral.read (cdrp.role_permissions)
+# The roles granting case.read and referral.read (cdrp.role_permissions).
 READ_ROLES = {"referrer", "caseworker", "chair", "ppo_coordinator", "admin"}
 
 WHY = "authz matrix test: checking who may read which case"
@@ -82,8 +83,8 @@ CA = ENV["CDRP_CA"]
 PKI = ENV["CDRP_PKI"]
 PSQL = ENV.get("CDRP_PSQL") or "/usr/lib/postgresql/15/bin/psql"
 RUN_TAG = ENV.get("RUN_TAG") or "am-%d-%d" % (os.getpid(), int(time.time()))
-TAG = "AM%s" % (abs(hash(RUN_TAG)) % 10**8)
-VERBOSE = ENV.get("AUTHZ_VERBOSE") == "1"
+# In subject and victim names, to tell this run's fixtures apart.
+TAG = "AM%d" % (time.time_ns() % 10**8)
 
 # --- output ---------------------------------------------------------------------
 
@@ -961,7 +962,6 @@ def main():
     except Terminated as e:
         not_ok("authz matrix ran to the end", ["terminated by %s" % e])
     except Exception:  # noqa: BLE001 - reported; the ISAs are restored below
-        import traceback
         not_ok("authz matrix ran to the end", [traceback.format_exc()])
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)

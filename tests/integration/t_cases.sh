@@ -345,7 +345,13 @@ req council-caseworker GET "/v1/cases/$case_a"
 assert_problem "OFFICIAL-SENSITIVE case without a justification: 403" 403 justification_required
 req council-caseworker GET "/v1/cases/$case_a" -H "X-Cdrp-Justification: short"
 assert_problem "a justification under 10 characters: 400" 400 invalid_header
+req council-caseworker GET "/v1/cases?ward=$(printf '%s' "$WARD" | sed 's/ /%20/g')"
+assert_not_contains "without a justification a ward filter does not find it (no side channel)" \
+	"\"reference\": \"$case_a\"" "$(cat "$BODY")"
 REQ_WHY="t_cases: preparing the task group review of this case"
+req council-caseworker GET "/v1/cases?ward=$(printf '%s' "$WARD" | sed 's/ /%20/g')"
+assert_status "with a justification the ward filter: 200" 200
+assert_contains "...finds it" "\"reference\": \"$case_a\"" "$(cat "$BODY")"
 req council-caseworker GET "/v1/cases/$case_a"
 assert_status "OFFICIAL-SENSITIVE case with a justification: 200" 200
 assert_eq "db: the read is audited with its justification" 1 \

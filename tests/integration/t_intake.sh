@@ -240,12 +240,17 @@ assert_eq "page 3 is the oldest of the three" "${ids[0]}" "$(list_ids)"
 req police-referrer GET "/v1/referrals?limit=2"
 assert_eq "limit=2 gives the two newest" "${ids[2]} ${ids[1]}" "$(list_ids)"
 
-# Walk every page: exactly the referrals police may see (its agency's, from
-# the database), newest first, each once; the last page has a null cursor.
-# The page size makes it a handful of pages however many there are.
+# Walk every page: exactly the referrals police may see (its agency's in
+# this partnership, and those attached to cases it may read: visibility is
+# t_authz_matrix's subject, pagination this one's), newest first, each
+# once; the last page has a null cursor. The page size makes it a handful
+# of pages however many there are.
 expected=$(sql "SELECT coalesce(string_agg(r.id::text, ' ' ORDER BY r.id DESC), '')
-                FROM cdrp.referrals r JOIN cdrp.agencies a ON a.id = r.agency_id
-                WHERE a.code = 'HMPOL'")
+                FROM cdrp.referrals r JOIN cdrp.agencies a ON a.code = 'HMPOL'
+                WHERE r.partnership_id = a.partnership_id
+                  AND (r.agency_id = a.id
+                       OR (r.case_id IS NOT NULL
+                           AND cdrp.case_readable(r.case_id, a.id, '{referrer}')))")
 read -r -a expected_ids <<<"$expected"
 page_size=$(((${#expected_ids[@]} + 3) / 4))
 ((page_size > 200)) && page_size=200

@@ -110,6 +110,11 @@ accept_new() { # WHO KIND NAME -> sets CASE
 accept_new fire-referrer asb "ISA ASB"
 asb=$CASE
 asb_referral=$REFERRAL
+write_referral "$WORK/lockout.json" "Lockout $RUN_TAG" ppo
+post_referral youth-referrer "$(new_key ref)" "$WORK/lockout.json"
+post_json council-caseworker "/v1/referrals/$(body_field id)/accept" '{"lead_agency":"HMFRS"}'
+assert_problem "accepting a PPO case led by an agency outside the PPO agreement: 422" 422 rule_violation
+assert_eq "...naming lead_agency" lead_agency "$(body_field field)"
 accept_new youth-referrer ppo "ISA PPO"
 ppo=$CASE
 assert_match "setup: two cases" '^ASB-.* PPO-' "$asb $ppo"
@@ -135,6 +140,11 @@ assert_status "HM-ISA-PPO resumed: 200" 200
 req police-referrer GET "/v1/cases/$asb"
 assert_problem "an agency with no working relation to the case: 404" 404 not_found
 
+write_referral "$WORK/waiting.json" "Waiting $RUN_TAG"
+post_referral fire-referrer "$(new_key ref)" "$WORK/waiting.json"
+waiting=$(body_field id)
+req council-caseworker GET "/v1/referrals/$waiting"
+assert_status "triage sees fire's new referral under HM-ISA-ASB: 200" 200
 post_json council-admin /v1/isas/HM-ISA-ASB/suspend "$reason"
 assert_eq "HM-ISA-ASB suspended" suspended "$(body_field status)"
 req fire-referrer GET "/v1/cases/$asb"
@@ -144,7 +154,9 @@ assert_status "...its own referral stays its own: 200" 200
 req fire-referrer GET "/v1/cases?limit=200"
 assert_not_contains "...and the case is gone from its case list" "$asb" "$(cat "$BODY")"
 req council-caseworker GET "/v1/referrals/$asb_referral"
-assert_problem "the triage team no longer sees fire's referral either: 404" 404 not_found
+assert_status "the council still sees fire's referral on the case it leads: 200" 200
+req council-caseworker GET "/v1/referrals/$waiting"
+assert_problem "...but no longer fire's referral waiting for triage: 404" 404 not_found
 post_json council-admin /v1/isas/HM-ISA-ASB/resume "$reason"
 req fire-referrer GET "/v1/cases/$asb"
 assert_status "resumed: access is back: 200" 200
