@@ -241,15 +241,12 @@ BEGIN
   SELECT * INTO status, body, replay, etag FROM cdrp.run_endpoint(me, p_fn, p_args);
 
   IF status IN (403, 404) THEN
-    -- Probes of what the caller may not see are audited too. Endpoints
-    -- that audited their own refusal say so with "audited".
-    IF NOT coalesce((body->>'audited')::boolean, false) THEN
-      PERFORM cdrp.deny(p_agency, p_cn, p_fn,
-        jsonb_strip_nulls(jsonb_build_object('status', status, 'code', body->>'code',
-                                             'id', p_args->>'id')));
-    END IF;
+    -- Every refusal and every probe of what the caller may not see is
+    -- audited here, once, after the endpoint's own work was rolled back.
+    PERFORM cdrp.deny(p_agency, p_cn, p_fn,
+      jsonb_strip_nulls(jsonb_build_object('status', status, 'code', body->>'code',
+                                           'id', p_args->>'id')));
   END IF;
-  body := body - 'audited';
   IF p_key IS NOT NULL THEN
     IF status >= 400 THEN
       -- Nothing was done: free the key, so the same request is judged

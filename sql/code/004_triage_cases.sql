@@ -196,7 +196,6 @@ DECLARE
   at timestamptz := now();
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'referral');
     status := 403; body := cdrp.problem('forbidden', 'triage needs the caseworker, chair or admin role');
     RETURN;
   END IF;
@@ -306,7 +305,6 @@ LANGUAGE plpgsql AS $$
 DECLARE r cdrp.referrals; from_s text; at timestamptz := now();
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'referral');
     status := 403; body := cdrp.problem('forbidden', 'triage needs the caseworker, chair or admin role');
     RETURN;
   END IF;
@@ -358,7 +356,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE r cdrp.referrals; b jsonb := p_args->'body'; at timestamptz := now();
 BEGIN
   IF NOT 'referrer' = ANY (me.roles) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'referral');
     status := 403; body := cdrp.problem('forbidden', 'resubmitting referrals needs the referrer role');
     RETURN;
   END IF;
@@ -368,7 +365,6 @@ BEGIN
     RETURN;
   END IF;
   IF r.agency_id <> me.agency_id THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'referral');
     status := 403; body := cdrp.problem('forbidden', 'only the referring agency can resubmit');
     RETURN;
   END IF;
@@ -466,7 +462,6 @@ LANGUAGE plpgsql AS $$
 DECLARE pm record;
 BEGIN
   IF NOT (cdrp.has_case_role(me.roles) OR (p_ppo AND 'ppo_coordinator' = ANY (me.roles))) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'case');
     status := 403;
     body := cdrp.problem('forbidden', CASE WHEN p_ppo
               THEN 'this needs the ppo_coordinator, caseworker, chair or admin role'
@@ -685,7 +680,6 @@ BEGIN
     RETURN;
   END IF;
   IF NOT (cdrp.has_case_role(me.roles) OR c.lead_agency_id = me.agency_id) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'case_note');
     status := 403;
     body := cdrp.problem('forbidden', 'notes are added by case roles and the lead agency');
     RETURN;
@@ -723,7 +717,6 @@ DECLARE
   c cdrp.cases; b jsonb := coalesce(p_args->'body', '{}'); pid bigint;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'case');
     status := 403;
     body := cdrp.problem('forbidden', 'changing a case needs the caseworker, chair or admin role');
     RETURN;

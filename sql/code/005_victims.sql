@@ -342,7 +342,6 @@ BEGIN
   IF NOT (cdrp.has_case_role(me.roles) OR c.lead_agency_id = me.agency_id
           OR EXISTS (SELECT 1 FROM cdrp.referrals r
                      WHERE r.case_id = cid AND r.agency_id = me.agency_id)) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'incident');
     status := 403;
     body := cdrp.problem('forbidden', 'recording incidents needs a case role, the lead agency '
                          'or a referring agency of the case');
@@ -459,7 +458,6 @@ DECLARE
   items jsonb; n int; last_id bigint;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'victim_list');
     status := 403; body := cdrp.problem('forbidden', 'the victim list needs a case role');
     RETURN;
   END IF;
@@ -503,7 +501,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE pid bigint; f cdrp.victim_flags;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'victim_flag');
     status := 403; body := cdrp.problem('forbidden', 'flagging a repeat victim needs a case role');
     RETURN;
   END IF;
@@ -528,7 +525,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE pid bigint;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'case_review_eligibility');
     status := 403; body := cdrp.problem('forbidden', 'Case Review eligibility needs a case role');
     RETURN;
   END IF;
@@ -548,7 +544,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE b jsonb := p_args->'body'; pid bigint; cid bigint; el jsonb; rid bigint;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'case_review');
     status := 403; body := cdrp.problem('forbidden', 'recording a Case Review needs a case role');
     RETURN;
   END IF;
@@ -586,7 +581,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE b jsonb := p_args->'body'; cr cdrp.case_reviews; met boolean;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'case_review');
     status := 403; body := cdrp.problem('forbidden', 'deciding a Case Review needs a case role');
     RETURN;
   END IF;
@@ -646,7 +640,6 @@ LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE b jsonb := p_args->'body'; cr cdrp.case_reviews;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'case_review');
     status := 403; body := cdrp.problem('forbidden', 'recording a Case Review needs a case role');
     RETURN;
   END IF;

@@ -211,7 +211,6 @@ DECLARE
   pid bigint; ra cdrp.risk_assessments; prompts jsonb := '[]'::jsonb; vs int;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'risk_assessment');
     status := 403; body := cdrp.problem('forbidden', 'risk assessments need a case role');
     RETURN;
   END IF;
@@ -259,7 +258,6 @@ DECLARE
   c cdrp.cases; cfg jsonb; b jsonb := p_args->'body'; owner int; a cdrp.actions;
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'action');
     status := 403; body := cdrp.problem('forbidden', 'adding actions needs a case role');
     RETURN;
   END IF;
@@ -338,7 +336,6 @@ BEGIN
     RETURN;
   END IF;
   IF NOT (cdrp.has_case_role(me.roles) OR a.owner_agency_id = me.agency_id) THEN
-    PERFORM cdrp.deny(me.agency, me.cn, 'action');
     status := 403;
     body := cdrp.problem('forbidden', 'updating an action needs a case role or the owner agency');
     RETURN;

@@ -188,6 +188,15 @@ assert_problem "a probe of a referral that does not exist: 404" 404 not_found
 assert_eq "db: both probes left deny rows" "$((before + 2))" \
 	"$(sql "SELECT count(*) FROM cdrp.audit_log WHERE action = 'deny'")"
 
+# An endpoint's own refusal (notes need a case role or the lead agency;
+# police only referred the case) is audited once, not twice.
+before=$(sql "SELECT count(*) FROM cdrp.audit_log WHERE action = 'deny'")
+req police-referrer POST "/v1/cases/$case_ref/notes" -H 'Content-Type: application/json' \
+	-H "Idempotency-Key: $(new_key note)" --data-binary '{"body":"Police note."}'
+assert_problem "a reader without the right to add notes: 403" 403 forbidden
+assert_eq "db: the refusal is audited exactly once" "$((before + 1))" \
+	"$(sql "SELECT count(*) FROM cdrp.audit_log WHERE action = 'deny'")"
+
 # Victims' contact details: the referring agency sees them; an agency
 # whose only agreement with it lacks victim_details does not.
 write_referral "$WORK/ppo.json" "Contact Subject $RUN_TAG" ppo
