@@ -369,6 +369,9 @@ BEGIN
       version = version + 1
   WHERE id = a.id
   RETURNING * INTO a;
+  IF NOT FOUND THEN -- checked above; row-level security must agree
+    RAISE EXCEPTION 'action % vanished under row-level security', (p_args->>'id');
+  END IF;
   status := 200;
   body := cdrp.action_json(a);
   etag := a.version::text;

@@ -186,7 +186,11 @@ BEGIN
                   'cdrp.rls_case_partnership(current_setting(''cdrp.scope'', true), case_id)'),
     ('risk_assessments', 'cdrp.rls_case(current_setting(''cdrp.scope'', true), case_id)',
                          'cdrp.rls_case_partnership(current_setting(''cdrp.scope'', true), case_id)'),
-    ('actions', 'cdrp.rls_case(current_setting(''cdrp.scope'', true), case_id)',
+    -- the owner agency works its actions on a case it cannot read
+    ('actions', '(cdrp.rls_case(current_setting(''cdrp.scope'', true), case_id)
+                  OR (current_setting(''cdrp.scope'', true) = ''user''
+                      AND owner_agency_id = cdrp.rls_int(''cdrp.agency_id'')
+                      AND cdrp.rls_case_partnership(''user'', case_id)))',
                 'cdrp.rls_case_partnership(current_setting(''cdrp.scope'', true), case_id)'),
     ('case_notes', 'cdrp.rls_case(current_setting(''cdrp.scope'', true), case_id)',
                    'cdrp.rls_case_partnership(current_setting(''cdrp.scope'', true), case_id)'),

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""authz_matrix.py: the authorization matrix of cdrpd's reads (run by
-tests/integration/t_authz_matrix.sh with the devstack's env).
+"""authz_matrix.py: the authorization matrix of cdrpd's reads and writes
+(run by tests/integration/t_authz_matrix.sh with the devstack's env).
 
 Every registered devstack identity x every read endpoint that returns case
 or personal data x every fixture case and referral x four states of the
@@ -23,14 +23,27 @@ from the SQL):
 - victims[].contact in a referral only for the referring agency or under
   an ISA in force covering victim_details for the referral's purpose.
 
+The writes (see "the write matrix" below): every identity x POST
+/v1/cases/{id}/notes, incidents, actions, persons, risk, strand,
+ppo-removal, close, reopen, legal-hold, PATCH /v1/cases/{id}, POST
+/v1/referrals/{id}/accept, decline, request-info and PATCH /v1/actions/{id}
+x dedicated fixture cases, referrals and actions x the same four states. A
+write needs the endpoint's permission (403 forbidden) and then an object
+the caller may read under the rules above (404 not_found), then the
+endpoint's own rule. Each write cell also compares a fingerprint of the
+object in the database before and after: a refused write must change
+nothing, a success must change it. A success (or any change) where 403 or
+404 is expected is a leak.
+
 Fixtures are made through the API. The facts the oracle needs about data
 it did not make itself (other tests' cases, the ISAs' parties and dates)
 are read with psql as the superuser. The ISAs are suspended and resumed
 through the API as council-admin and always restored to active.
 
 Output: "ok - ..." / "not ok - ..." lines (details as "#   ..."), then
-"authz matrix: N cells checked, L leaks, D wrong denials". Exit 1 if
-anything failed. Python standard library only.
+"authz matrix: N cells checked (R reads, W writes), L leaks, D wrong
+denials". Exit 1 if anything failed (leaks, wrong denials, any other
+mismatch, a 5xx). Python standard library only.
 """
 
 import http.client
@@ -73,8 +86,20 @@ STATES = [
 CASE_ROLES = {"caseworker", "chair", "admin"}
 # The roles granting case.read and referral.read (cdrp.role_permissions).
 READ_ROLES = {"referrer", "caseworker", "chair", "ppo_coordinator", "admin"}
+# The other permissions the write endpoints need, from proto/API.md
+# "Permissions" (the table, not the SQL).
+PERMS = {
+    "case.read": READ_ROLES,
+    "referral.read": READ_ROLES,
+    "referral.triage": CASE_ROLES,
+    "case.write": CASE_ROLES,
+    "case.ppo": CASE_ROLES | {"ppo_coordinator"},
+    "case.contribute": READ_ROLES,
+    "admin": {"admin"},
+}
 
-WHY = "authz matrix test: checking who may read which case"
+WHY = "authz matrix test: checking who may read and write which case"
+WRITE_WORKERS = 8
 NO_SUCH_ID = 987654321
 
 ENV = os.environ
@@ -165,8 +190,9 @@ class Client:
         self.keyseq += 1
         return "%s-%s-%d-%d" % (RUN_TAG, self.name, time.time_ns(), self.keyseq)
 
-    def request(self, method, path, body=None, why=True, key=False):
+    def request(self, method, path, body=None, why=True, key=False, extra=None):
         headers = {"Accept": "application/json"}
+        headers.update(extra or {})
         if why:
             headers["X-Cdrp-Justification"] = WHY
         data = None
@@ -313,9 +339,7 @@ class Oracle:
         return False
 
     def can(self, who, perm):
-        if perm in ("case.read", "referral.read"):
-            return bool(who.roles & READ_ROLES)
-        raise ValueError(perm)
+        return bool(who.roles & PERMS[perm])
 
     def case_readable(self, who, case_id):
         k = ("c", who.name, case_id)
@@ -384,13 +408,16 @@ class Tally:
     def __init__(self):
         self.lock = threading.Lock()
         self.cells = 0
+        self.writes = 0  # of which write cells
         self.leaks = []
         self.denials = []
         self.other = []
         self.cov = {}
 
-    def add(self, cells=0, leaks=(), denials=(), other=(), cov=None):
+    def add(self, cells=0, leaks=(), denials=(), other=(), cov=None, writes=False):
         with self.lock:
+            if writes:
+                self.writes += cells
             for k, (a, d) in (cov or {}).items():
                 c = self.cov.setdefault(k, [0, 0])
                 c[0] += a
@@ -413,6 +440,16 @@ class Cells:
     def cover(self, family, allowed):
         c = self.cov.setdefault(family, [0, 0])
         c[0 if allowed else 1] += 1
+
+    def merge(self, other):
+        self.n += other.n
+        self.leaks += other.leaks
+        self.denials += other.denials
+        self.other += other.other
+        for k, (a, d) in other.cov.items():
+            c = self.cov.setdefault(k, [0, 0])
+            c[0] += a
+            c[1] += d
 
     def where(self, what):
         return "state %d, %s (%s %s): %s" % (self.state, self.who.name, self.who.agency,
@@ -826,6 +863,524 @@ def make_fixtures(clients):
     return case_ids, referral_ids, lines, W1
 
 
+# --- the write matrix ------------------------------------------------------------------
+#
+# Every identity x every write endpoint on cases, referrals and actions x
+# dedicated fixtures (W1-W6, made like C1-C6; referrals left submitted;
+# actions owned by various agencies) x the four ISA states. The rule, from
+# proto/API.md: a write needs the endpoint's permission (else 403
+# forbidden), then an object the caller may read under the oracle's rule
+# above (else 404 not_found, exactly as for an object that does not exist);
+# some endpoints then add a rule of their own (modelled below, from the
+# endpoint tables of proto/API.md and the SQL). A 2xx where 403 or 404 is
+# expected is a LEAK; a 403 or 404 where the write should succeed is a
+# WRONG DENIAL; any other difference (a 409/412/422 where 404 is expected
+# discloses existence; a 5xx) is a MISMATCH. Every body is valid and every
+# If-Match the case's current version (read as the superuser just before),
+# so that a refusal can only come from authorization.
+#
+# Writes change state, so each cell first puts its object in the state the
+# endpoint needs, as the superuser with psql (one persistent session per
+# worker): the case open (or closed, for reopen), the referral submitted.
+# So 409 (wrong status) and 412 (stale If-Match) are never expected, and
+# every endpoint's own rule is modelled exactly (none is out of the
+# oracle's reach, so no cell accepts two answers). Each worker owns its
+# objects; the workers run after the read cells of the state, never beside
+# them, and the objects stay out of the read cells (lists aside, which are
+# compared with facts read afresh in each state).
+
+class WriteEp:
+    """One write endpoint on a case.
+
+    gate: checked before the lookup (so 403 even on an invisible case):
+      "case_role" (caseworker, chair, admin) or "ppo_role" (those and
+      ppo_coordinator).
+    rule: checked after the lookup: "notes" (a case role or the lead
+      agency: 403), "incidents" (a case role, the lead agency or a
+      referring agency: 403), "ppo_kind" (PPO cases only: 422
+      rule_violation).
+    need: the case status the endpoint needs (the harness provides it).
+    """
+
+    def __init__(self, name, method, suffix, perm, ok_status, body, check, gate=None,
+                 rule=None, need=None, if_match=False):
+        self.name, self.method, self.suffix, self.perm = name, method, suffix, perm
+        self.ok_status, self.body, self.check = ok_status, body, check
+        self.gate, self.rule, self.need, self.if_match = gate, rule, need, if_match
+
+
+def _same_case(doc, cid, ref):
+    return doc.get("id") == cid and doc.get("reference") == ref
+
+
+# Ordered to need few status changes: any status, then open, then closed.
+CASE_WRITES = [
+    WriteEp("POST notes", "POST", "/notes", "case.contribute", 201,
+            lambda wf: {"body": "%s write-matrix note" % TAG},
+            lambda d, cid, ref, b: d.get("body") == b["body"], rule="notes"),
+    WriteEp("POST persons", "POST", "/persons", "case.write", 201,
+            lambda wf: {"name": "%s Witness" % TAG, "role": "witness"},
+            lambda d, cid, ref, b: d.get("role") == "witness"
+            and isinstance(d.get("person_id"), int), gate="case_role"),
+    # API.md: legal hold needs `admin`; as every case endpoint, the case
+    # must then be visible (404 otherwise).
+    WriteEp("POST legal-hold", "POST", "/legal-hold", "admin", 200,
+            lambda wf: {"hold": True, "reason": "authz matrix test"},
+            lambda d, cid, ref, b: d.get("case") == ref and d.get("legal_hold") is True),
+    WriteEp("POST incidents", "POST", "/incidents", "case.contribute", 201,
+            lambda wf: {"occurred_on": "2025-04-01", "reported_on": "2025-04-02",
+                        "category": "nuisance", "place": "Mill Lane",
+                        "description": "%s write-matrix incident" % TAG},
+            lambda d, cid, ref, b: isinstance(d.get("id"), int), rule="incidents", need="open"),
+    WriteEp("POST actions", "POST", "/actions", "case.contribute", 201,
+            lambda wf: {"type": "mediation_referral", "stage": 1, "owner_agency": "HMDC"},
+            lambda d, cid, ref, b: d.get("case") == ref, gate="case_role", need="open"),
+    WriteEp("POST risk", "POST", "/risk", "case.write", 201,
+            lambda wf: {"answers": {q: False for q in wf.questions}},
+            lambda d, cid, ref, b: d.get("case") == ref, gate="case_role", need="open"),
+    WriteEp("PATCH case", "PATCH", "", "case.write", 200,
+            lambda wf: {"ward": "AM %s Patched" % TAG},
+            lambda d, cid, ref, b: _same_case(d, cid, ref) and d.get("ward") == b["ward"],
+            gate="case_role", need="open", if_match=True),
+    WriteEp("POST strand", "POST", "/strand", "case.ppo", 200,
+            lambda wf: {"strand": "rehabilitate_and_resettle", "reason": "authz matrix"},
+            lambda d, cid, ref, b: _same_case(d, cid, ref) and d.get("strand") == b["strand"],
+            gate="ppo_role", rule="ppo_kind", need="open", if_match=True),
+    WriteEp("POST close", "POST", "/close", "case.write", 200,
+            lambda wf: {"outcome": "resolved", "reason": "authz matrix"},
+            lambda d, cid, ref, b: _same_case(d, cid, ref) and d.get("status") == "closed",
+            gate="case_role", need="open", if_match=True),
+    WriteEp("POST ppo-removal", "POST", "/ppo-removal", "case.ppo", 200,
+            lambda wf: {"reason": "moved_away",
+                        "exit_strategy": "Handed over to the receiving area's IOM team."},
+            lambda d, cid, ref, b: _same_case(d, cid, ref) and d.get("status") == "closed",
+            gate="ppo_role", rule="ppo_kind", need="open", if_match=True),
+    WriteEp("POST reopen", "POST", "/reopen", "case.write", 200,
+            lambda wf: {"reason": "authz matrix"},
+            lambda d, cid, ref, b: _same_case(d, cid, ref) and d.get("status") == "open",
+            gate="case_role", need="closed", if_match=True),
+]
+
+# Triage: referral.triage (the case roles), then the referral must be
+# visible (oracle: referral_visible), else 404. accept attaches to a sink
+# case of the same kind led by HMDC (readable by every case role of HMDC
+# in every state), so that no case is made per cell.
+REFERRAL_WRITES = [
+    ("accept", lambda wf, kind: {"case": wf.sink[kind]}, "accepted"),
+    ("decline", lambda wf, kind: {"reason": "authz matrix test: declined"}, "declined"),
+    ("request-info", lambda wf, kind: {"question": "authz matrix test: which dates?"},
+     "info_requested"),
+]
+
+
+def expect_case_write(o, who, ep, cid):
+    if not o.can(who, ep.perm):
+        return (403, "forbidden")
+    cr = bool(who.roles & CASE_ROLES)
+    if ep.gate == "case_role" and not cr:
+        return (403, "forbidden")
+    if ep.gate == "ppo_role" and not (cr or "ppo_coordinator" in who.roles):
+        return (403, "forbidden")
+    if not o.case_readable(who, cid):
+        return (404, "not_found")
+    c = o.cases[cid]
+    if ep.rule == "notes" and not (cr or c["lead"] == who.agency):
+        return (403, "forbidden")
+    if ep.rule == "incidents" and not (cr or c["lead"] == who.agency
+                                       or who.agency in o.referring.get(cid, set())):
+        return (403, "forbidden")
+    if ep.rule == "ppo_kind" and c["kind"] != "ppo":
+        return (422, "rule_violation")
+    return (ep.ok_status, None)
+
+
+def expect_referral_write(o, who, rid):
+    if not o.can(who, "referral.triage"):
+        return (403, "forbidden")
+    if not o.referral_visible(who, rid):
+        return (404, "not_found")
+    return (200, None)
+
+
+def expect_action_write(o, who, action):
+    """action: (case id, owner agency) or None. API.md: PATCH /v1/actions
+    is for "case roles, owner agency": the owner agency sees its action even
+    on a case it may not read (the documented rule, modelled as such);
+    anyone else needs to read the case (else 404)."""
+    if not o.can(who, "case.contribute"):
+        return (403, "forbidden")
+    if action is None:
+        return (404, "not_found")
+    cid, owner = action
+    if not (o.case_readable(who, cid) or owner == who.agency):
+        return (404, "not_found")
+    if not (who.roles & CASE_ROLES or owner == who.agency):
+        return (403, "forbidden")
+    return (200, None)
+
+
+def wstatus(cells, what, expected, r, family, wrote):
+    """One write cell: its status and problem code, and whether the object
+    changed in the database (`wrote`: its fingerprint before and after, read
+    as the superuser). True if the body of the (expected) success should be
+    looked at."""
+    cells.n += 1
+    est, ecode = expected
+    allowed = est < 300
+    cells.cover(family, allowed)
+    done = 200 <= r.status < 300
+    effect = "the object changed" if wrote else "the object did not change"
+    if not allowed and est in (403, 404) and (done or wrote):
+        cells.leak(what, "expected %d %s, got %s; %s"
+                   % (est, ecode, r.short()[:200], effect))
+        return False
+    if r.status >= 500:
+        cells.mismatch(what, "server error: expected %d %s, got %s; %s"
+                       % (est, ecode or "", r.short(), effect))
+        return False
+    if allowed:
+        if r.status == est and wrote:
+            return True
+        if r.status == est:
+            # a refusal dressed as a success
+            cells.denial(what, "expected %d and the write done, got %s but %s"
+                         % (est, r.short()[:200], effect))
+        elif r.status in (403, 404):
+            cells.denial(what, "expected %d, got %s; %s" % (est, r.short(), effect))
+        else:
+            cells.mismatch(what, "expected %d, got %s; %s" % (est, r.short(), effect))
+        return False
+    if r.status != est or r.code != ecode or wrote:
+        why = ""
+        if est in (403, 404) and r.status not in (403, 404):
+            why = " (an answer other than 403/404 discloses the object)"
+        cells.mismatch(what, "expected %d %s, got %s%s; %s" % (est, ecode, r.short(), why,
+                                                              effect))
+    return False
+
+
+class PsqlSession:
+    """One psql process as the superuser, fed statement by statement."""
+
+    END = "__AM_END__"
+
+    def __init__(self):
+        self.p = subprocess.Popen([PSQL, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, bufsize=1)
+
+    def query(self, sql):
+        try:
+            self.p.stdin.write("%s;\n\\echo %s\n" % (sql.rstrip().rstrip(";"), self.END))
+            self.p.stdin.flush()
+        except OSError as e:
+            raise Abort("psql session: %s" % e)
+        lines = []
+        while True:
+            line = self.p.stdout.readline()
+            if not line:
+                raise Abort("psql session ended at %r: %s" % (sql[:200], lines[-5:]))
+            line = line.rstrip("\n")
+            if line == self.END:
+                return lines
+            lines.append(line)
+
+    def one(self, sql):
+        rows = self.query(sql)
+        if len(rows) != 1:
+            raise Abort("psql %r answered %r" % (sql[:200], rows[:5]))
+        return rows[0].split("|")
+
+    def close(self):
+        try:
+            self.p.stdin.close()
+            self.p.wait(timeout=5)
+        except Exception:  # noqa: BLE001
+            self.p.kill()
+            self.p.wait()
+
+
+class WriteCtx:
+    """A write worker's own connections: one per identity, and psql."""
+
+    def __init__(self):
+        self.clients = {i[0]: Client(*i) for i in IDENTITIES}
+        self.sql = PsqlSession()
+
+    def close(self):
+        for cl in self.clients.values():
+            cl.close()
+        self.sql.close()
+
+
+_wlocal = threading.local()
+_wlock = threading.Lock()
+WCTXS = []
+
+
+def wctx():
+    ctx = getattr(_wlocal, "ctx", None)
+    if ctx is None:
+        ctx = WriteCtx()
+        _wlocal.ctx = ctx
+        with _wlock:
+            WCTXS.append(ctx)
+    return ctx
+
+
+def case_ready(sql, cid, need):
+    """The case in status `need` (or as it is, if None); its version."""
+    st, ver = sql.one("SELECT status, version FROM cdrp.cases WHERE id = %d" % cid)
+    if need == "open" and st != "open":
+        ver, = sql.one("UPDATE cdrp.cases SET status = 'open', closed_at = NULL, "
+                       "outcome = NULL WHERE id = %d RETURNING version" % cid)
+    elif need == "closed" and st != "closed":
+        ver, = sql.one("UPDATE cdrp.cases SET status = 'closed', closed_at = now(), "
+                       "outcome = 'resolved' WHERE id = %d RETURNING version" % cid)
+    return int(ver)
+
+
+# What a write to each kind of object changes, as one text: before and
+# after every cell (each worker owns its objects, so nothing else changes
+# them meanwhile).
+CASE_FP = r"""SELECT concat_ws(',', c.version, c.status, c.legal_hold, c.strand, c.ward,
+  c.lead_agency_id, c.caseworker_user_id, c.marking,
+  (SELECT count(*) FROM cdrp.case_notes n WHERE n.case_id = c.id),
+  (SELECT count(*) FROM cdrp.case_persons p WHERE p.case_id = c.id),
+  (SELECT count(*) FROM cdrp.incidents i WHERE i.case_id = c.id),
+  (SELECT count(*) FROM cdrp.incident_reports r JOIN cdrp.incidents i
+     ON i.id = r.incident_id WHERE i.case_id = c.id),
+  (SELECT count(*) FROM cdrp.actions a WHERE a.case_id = c.id),
+  (SELECT count(*) FROM cdrp.risk_assessments a WHERE a.case_id = c.id),
+  (SELECT count(*) FROM cdrp.case_status_history h WHERE h.case_id = c.id),
+  (SELECT count(*) FROM cdrp.ppo_strand_history h WHERE h.case_id = c.id))
+FROM cdrp.cases c WHERE c.id = %d"""
+REFERRAL_FP = r"""SELECT concat_ws(',', r.status, r.case_id, r.updated_at, r.decision_reason,
+  (SELECT count(*) FROM cdrp.referral_transitions t WHERE t.referral_id = r.id))
+FROM cdrp.referrals r WHERE r.id = %d"""
+ACTION_FP = r"""SELECT concat_ws(',', a.version, a.status, a.due_on, a.notes)
+FROM cdrp.actions a WHERE a.id = %d"""
+
+
+def fingerprint(sql, q, oid):
+    rows = sql.query(q % oid)
+    if len(rows) != 1:
+        raise Abort("fingerprint of %d: %r" % (oid, rows[:5]))
+    return rows[0]
+
+
+def referral_ready(sql, rid):
+    """The referral submitted again (detached from the sink case if a
+    cell accepted it)."""
+    sql.query("UPDATE cdrp.referrals SET status = 'submitted', case_id = NULL, "
+              "decision_reason = NULL WHERE id = %d AND status <> 'submitted'" % rid)
+
+
+class WriteFixtures:
+    pass
+
+
+def make_write_fixtures(clients):
+    """The write cells' own fixtures, through the API (state 1)."""
+    wf = WriteFixtures()
+    W = "AM %s Writes" % TAG
+    cw, admin = clients["council-caseworker"], clients["council-admin"]
+    lines = []
+    seq = [0]
+
+    def submit(who, kind, label, stype="individual", marking="OFFICIAL"):
+        seq[0] += 1
+        body = referral_body(kind, "%s Subject %s" % (TAG, label), stype, W,
+                             "%s Victim %s" % (TAG, label), "tel 01632 961%03d" % seq[0],
+                             marking)
+        r = clients[who].request("POST", "/v1/referrals", body, key=True)
+        if r.status != 201 or not isinstance(r.doc, dict):
+            raise Abort("write fixture referral %s by %s: %s" % (label, who, r.short()))
+        return r.doc["id"]
+
+    def case(label, who, kind, accept, stype="individual", marking="OFFICIAL"):
+        rid = submit(who, kind, label, stype, marking)
+        r = cw.request("POST", "/v1/referrals/%d/accept" % rid, accept, key=True)
+        ref = (r.doc or {}).get("case_reference") if isinstance(r.doc, dict) else None
+        if r.status != 200 or not ref:
+            raise Abort("write fixture accept %s: %s" % (label, r.short()))
+        g = cw.get("/v1/cases/%s" % urllib.parse.quote(ref))
+        if g.status != 200:
+            raise Abort("write fixture case %s read back: %s" % (ref, g.short()))
+        lines.append("%s: %s %s %s referred by %s, accept %s -> %s (id %d), referral %d"
+                     % (label, marking, kind, stype, who, json.dumps(accept), ref,
+                        g.doc["id"], rid))
+        return g.doc["id"], ref
+
+    w1 = case("W1", "police-referrer", "asb", {"lead_agency": "HMDC"},
+              marking="OFFICIAL-SENSITIVE")
+    w2 = case("W2", "housing-referrer", "asb",
+              {"lead_agency": "HMHA", "caseworker": {"agency": "HMDC", "cn": "Priya Marsh"}},
+              stype="family")
+    w3 = case("W3", "police-ppo", "ppo", {"lead_agency": "HMPOL"})
+    w4 = case("W4", "police-referrer", "ppo", {"lead_agency": "HMDC"},
+              marking="OFFICIAL-SENSITIVE")
+    w5 = case("W5", "youth-referrer", "asb", {"lead_agency": "HMPRB"})
+    w6 = case("W6", "youth-referrer", "ppo", {"lead_agency": "HMYOS"})
+    r = submit("fire-referrer", "asb", "W2b", "family")
+    a = cw.request("POST", "/v1/referrals/%d/accept" % r, {"case": w2[1]}, key=True)
+    if a.status != 200:
+        raise Abort("write fixture attach to %s: %s" % (w2[1], a.short()))
+    lines.append("W2b: fire-referrer asb family referral %d attached to %s" % (r, w2[1]))
+    wf.case_ids = [w[0] for w in (w1, w2, w3, w4, w5, w6)]
+    sa = case("SINK-asb", "police-referrer", "asb", {"lead_agency": "HMDC"})
+    sp = case("SINK-ppo", "police-referrer", "ppo", {"lead_agency": "HMDC"})
+    wf.sink = {"asb": sa[1], "ppo": sp[1]}
+    wf.sink_ids = [sa[0], sp[0]]
+    # referrals left submitted, for triage
+    wf.referrals = {}
+    for who, kind, marking in (("police-referrer", "asb", "OFFICIAL"),
+                               ("police-ppo", "ppo", "OFFICIAL-SENSITIVE"),
+                               ("youth-referrer", "ppo", "OFFICIAL"),
+                               ("youth-referrer", "asb", "OFFICIAL"),
+                               ("housing-referrer", "asb", "OFFICIAL-SENSITIVE"),
+                               ("housing-referrer", "ppo", "OFFICIAL"),
+                               ("fire-referrer", "asb", "OFFICIAL"),
+                               ("fire-referrer", "ppo", "OFFICIAL")):
+        label = "WS-%s-%s" % (who, kind)
+        rid = submit(who, kind, label, marking=marking)
+        wf.referrals[rid] = kind
+        lines.append("%s: %s %s, submitted, referral %d (triage cells)" % (label, marking,
+                                                                          kind, rid))
+    # actions, owned by agencies that lead, refer or have nothing to do
+    # with the case
+    wf.actions = {}
+    for (cid, ref), owner in ((w1, "HMHA"), (w2, "HMDC"), (w2, "HMFRS"), (w3, "HMYOS"),
+                              (w4, "HMPOL"), (w5, "HMFRS"), (w6, "HMPOL")):
+        r = admin.request("POST", "/v1/cases/%d/actions" % cid,
+                          {"type": "support_referral", "stage": 1, "owner_agency": owner,
+                           "notes": "%s write-matrix action" % TAG}, key=True)
+        if r.status != 201 or not isinstance(r.doc, dict):
+            raise Abort("write fixture action on %s: %s" % (ref, r.short()))
+        wf.actions[r.doc["id"]] = (cid, owner)
+        lines.append("action %d on %s, owner %s" % (r.doc["id"], ref, owner))
+    q = cw.get("/v1/risk/questionnaire")
+    if q.status != 200 or not isinstance(q.doc, dict):
+        raise Abort("GET /v1/risk/questionnaire: %s" % q.short())
+    wf.questions = [x["id"] for x in q.doc.get("questions") or []]
+    if not wf.questions:
+        raise Abort("the risk questionnaire has no questions: %s" % q.short())
+    wf.lines = lines
+    return wf
+
+
+def write_case_cells(ctx, cells, o, wf, cid):
+    exists = cid in o.cases
+    ref = o.cases[cid]["reference"] if exists else str(cid)
+    for ep in CASE_WRITES:
+        for k, (name, _a, _c, _r) in enumerate(IDENTITIES):
+            cl = ctx.clients[name]
+            version = case_ready(ctx.sql, cid, ep.need) if exists else 1
+            extra = {"If-Match": '"%d"' % version} if ep.if_match else None
+            body = ep.body(wf)
+            # by id, and by reference for every other identity
+            path = "/v1/cases/%s%s" % (urllib.parse.quote(ref) if exists and k % 2 else cid,
+                                       ep.suffix)
+            fp = fingerprint(ctx.sql, CASE_FP, cid) if exists else None
+            r = cl.request(ep.method, path, body, key=True, extra=extra)
+            wrote = exists and fingerprint(ctx.sql, CASE_FP, cid) != fp
+            what = "%s %s [%s]" % (ep.method, path, ref)
+            if wstatus(cells[name], what, expect_case_write(o, cl, ep, cid), r,
+                       "write: %s" % ep.name, wrote):
+                d = r.doc if isinstance(r.doc, dict) else {}
+                cells[name].body(what, ep.check(d, cid, ref, body),
+                                 "unexpected answer: %s" % r.short()[:200])
+    if exists:
+        case_ready(ctx.sql, cid, "open")
+
+
+def write_referral_cells(ctx, cells, o, wf, rid):
+    exists = rid in o.referrals
+    ref = o.referrals[rid]["reference"] if exists else str(rid)
+    kind = wf.referrals.get(rid, "asb")
+    for op, body_fn, to in REFERRAL_WRITES:
+        for name, _a, _c, _r in IDENTITIES:
+            cl = ctx.clients[name]
+            if exists:
+                referral_ready(ctx.sql, rid)
+            path = "/v1/referrals/%d/%s" % (rid, op)
+            fp = fingerprint(ctx.sql, REFERRAL_FP, rid) if exists else None
+            r = cl.request("POST", path, body_fn(wf, kind), key=True)
+            wrote = exists and fingerprint(ctx.sql, REFERRAL_FP, rid) != fp
+            what = "POST %s [%s %s %s]" % (path, ref, o.referrals[rid]["agency"] if exists
+                                           else "-", kind)
+            if wstatus(cells[name], what, expect_referral_write(o, cl, rid), r,
+                       "write: POST referral %s" % op, wrote):
+                d = r.doc if isinstance(r.doc, dict) else {}
+                cells[name].body(what, d.get("id") == rid and d.get("status") == to,
+                                 "unexpected answer: %s" % r.short()[:200])
+    if exists:
+        referral_ready(ctx.sql, rid)
+
+
+def write_action_cells(ctx, cells, o, wf, aid):
+    action = wf.actions.get(aid)
+    for name, _a, _c, _r in IDENTITIES:
+        cl = ctx.clients[name]
+        version, fp = 1, None
+        if action:
+            version = int(ctx.sql.one("SELECT version FROM cdrp.actions WHERE id = %d"
+                                      % aid)[0])
+            fp = fingerprint(ctx.sql, ACTION_FP, aid)
+        body = {"notes": "%s write-matrix action, by %s" % (TAG, name)}
+        path = "/v1/actions/%d" % aid
+        r = cl.request("PATCH", path, body, key=True, extra={"If-Match": '"%d"' % version})
+        wrote = bool(action) and fingerprint(ctx.sql, ACTION_FP, aid) != fp
+        desc = ("case %s, owner %s" % (o.cases[action[0]]["reference"], action[1])
+                if action else "no such action")
+        what = "PATCH %s [%s]" % (path, desc)
+        if wstatus(cells[name], what, expect_action_write(o, cl, action), r,
+                   "write: PATCH action", wrote):
+            d = r.doc if isinstance(r.doc, dict) else {}
+            cells[name].body(what, d.get("id") == aid and d.get("notes") == body["notes"],
+                             "unexpected answer: %s" % r.short()[:200])
+
+
+def run_writes(wpool, o, state, wf, tally):
+    # Objects that do not exist: in the first state only (no ISA can make
+    # them visible; they are there to show 403 before 404 and that a 404 is
+    # the same for the missing as for the invisible).
+    none = [NO_SUCH_ID] if state == 1 else []
+    targets = ([("case", c) for c in wf.case_ids + none]
+               + [("referral", r) for r in sorted(wf.referrals) + none]
+               + [("action", a) for a in sorted(wf.actions) + none])
+
+    def one(target):
+        ctx = wctx()
+        cells = {i[0]: Cells(state, ctx.clients[i[0]]) for i in IDENTITIES}
+        kind, oid = target
+        if kind == "case":
+            write_case_cells(ctx, cells, o, wf, oid)
+        elif kind == "referral":
+            write_referral_cells(ctx, cells, o, wf, oid)
+        else:
+            write_action_cells(ctx, cells, o, wf, oid)
+        return cells
+
+    merged = {}
+    for cells in wpool.map(one, targets):
+        for name, c in cells.items():
+            if name in merged:
+                merged[name].merge(c)
+            else:
+                merged[name] = c
+    for name, _a, _c, _r in IDENTITIES:
+        cells = merged[name]
+        tally.add(cells.n, cells.leaks, cells.denials, cells.other, cells.cov, writes=True)
+        bad = cells.leaks + cells.denials + cells.other
+        what = "state %d: writes: %s: %d cells" % (state, name, cells.n)
+        if bad:
+            not_ok(what, bad[:40] + (["... and %d more" % (len(bad) - 40)] if len(bad) > 40
+                                     else []))
+        else:
+            ok(what)
+
+
 # --- ISAs ------------------------------------------------------------------------------
 
 def isa_status(admin, ref):
@@ -914,7 +1469,7 @@ def main():
     clients = {i[0]: Client(*i) for i in IDENTITIES}
     admin = clients["council-admin"]
     tally = Tally()
-    pool = None
+    pool = wpool = None
 
     # The identities are what the oracle assumes.
     facts = psql_json(FACTS_SQL)
@@ -939,8 +1494,17 @@ def main():
            % (len(case_ids), len(referral_ids)))
         for line in lines:
             note(line)
+        wf = make_write_fixtures(clients)
+        ok("setup: write fixtures through the API (%d cases, %d sink cases, %d referrals, "
+           "%d actions)" % (len(wf.case_ids), len(wf.sink_ids), len(wf.referrals),
+                            len(wf.actions)))
+        for line in wf.lines:
+            note(line)
 
         pool = ThreadPoolExecutor(max_workers=len(IDENTITIES))
+        # Write workers: one per object at a time (the server has a small
+        # database pool; more workers only queue).
+        wpool = ThreadPoolExecutor(max_workers=WRITE_WORKERS)
         for state, desc, suspended in STATES:
             set_isa_state(admin, suspended)
             facts = psql_json(FACTS_SQL)
@@ -951,12 +1515,19 @@ def main():
             if any(standing.get(k) != v for k, v in want.items()):
                 raise Abort("state %d: the ISAs are %s, expected %s" % (state, standing,
                                                                        want))
-            missing = [c for c in case_ids if c not in o.cases]
+            missing = [c for c in case_ids + wf.case_ids + wf.sink_ids if c not in o.cases]
             if missing:
                 raise Abort("fixture cases not in the database: %s" % missing)
             note("state %d: %s" % (state, desc))
+            t1 = time.monotonic()
             run_state(pool, clients, o, state, case_ids, referral_ids, ward, tally,
                       justify_pass=(state == 1))
+            # The writes, after the reads of the state (the same facts:
+            # reads change nothing).
+            t2 = time.monotonic()
+            run_writes(wpool, o, state, wf, tally)
+            note("state %d: reads %.1f s, writes %.1f s" % (state, t2 - t1,
+                                                           time.monotonic() - t2))
     except Abort as e:
         not_ok("authz matrix ran to the end", [str(e)])
     except Terminated as e:
@@ -968,6 +1539,8 @@ def main():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if pool is not None:
             pool.shutdown(wait=False)
+        if wpool is not None:
+            wpool.shutdown(wait=False)
         # Its own connection: a worker may still be using council-admin's.
         restorer = Client(*[i for i in IDENTITIES if i[0] == "council-admin"][0])
         problems = restore_isas(restorer)
@@ -990,6 +1563,10 @@ def main():
             ok("the standing ISAs are active again")
         for cl in clients.values():
             cl.close()
+        with _wlock:
+            wctxs = list(WCTXS)
+        for ctx in wctxs:
+            ctx.close()
 
     # The matrix is not vacuous: every endpoint was expected both to show
     # and to refuse something.
@@ -1005,13 +1582,14 @@ def main():
         else:
             ok("every endpoint was expected both to show and to refuse")
     nreq = sum(c.nreq for c in clients.values())
+    nreq += sum(c.nreq for ctx in WCTXS for c in ctx.clients.values())
     L, D, M = len(tally.leaks), len(tally.denials), len(tally.other)
     note("%d requests in %.1f s" % (nreq, time.monotonic() - t0))
     if M:
         note("authz matrix: %d other mismatches (wrong refusal status/code, 5xx, bad body)"
              % M)
-    print("authz matrix: %d cells checked, %d leaks, %d wrong denials"
-          % (tally.cells, L, D), flush=True)
+    print("authz matrix: %d cells checked (%d reads, %d writes), %d leaks, %d wrong denials"
+          % (tally.cells, tally.cells - tally.writes, tally.writes, L, D), flush=True)
     if L or D or M or FAILED:
         return 1
     return 0

@@ -6,9 +6,17 @@
 # GET /v1/referrals, GET /v1/victims x every fixture case and referral x
 # four ISA states (standing ISAs active; HM-ISA-ASB suspended; HM-ISA-PPO
 # suspended; both), compared with an oracle written in Python from the
-# sharing rules. The work is done by authz_matrix.py (python3 standard
-# library only), which prints its own ok / not ok lines, then
-#   authz matrix: N cells checked, L leaks, D wrong denials
+# sharing rules. Then the writes on cases, referrals and actions: every
+# identity x POST /v1/cases/{id}/notes, incidents, actions, persons, risk,
+# strand, ppo-removal, close, reopen (If-Match), legal-hold, PATCH
+# /v1/cases/{id} (If-Match), POST /v1/referrals/{id}/accept, decline,
+# request-info, PATCH /v1/actions/{id} (If-Match) x dedicated fixtures x
+# the same four states: a write without the permission must be 403, on an
+# object the caller may not read 404, and must change nothing in the
+# database; a 2xx there is a leak. The work is done by authz_matrix.py
+# (python3 standard library only), which prints its own ok / not ok lines,
+# then
+#   authz matrix: N cells checked (R reads, W writes), L leaks, D wrong denials
 # and always restores both ISAs to active.
 # shellcheck source=lib.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib.sh"

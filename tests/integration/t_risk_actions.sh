@@ -278,6 +278,8 @@ post_json council-caseworker "/v1/cases/$case2/actions" \
 te=$(body_field id)
 patch_action housing-referrer "$te" '{"status":"in_progress"}' -H 'If-Match: "1"'
 assert_status "owner agency user may update: 200" 200
+assert_eq "...and the update is stored" in_progress \
+	"$(sql "SELECT status FROM cdrp.actions WHERE id = $te")"
 patch_action police-referrer "$te" '{"status":"done"}' -H 'If-Match: "2"'
 assert_problem "neither reader nor owner: 404" 404 not_found
 

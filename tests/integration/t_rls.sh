@@ -83,8 +83,15 @@ for who in "${WHO[@]}"; do
 	cells=$((cells + 1))
 	ids=$(sql "SELECT coalesce(string_agg(id::text, ','), '0') FROM cdrp.cases
 	           WHERE reference = ANY (string_to_array(trim($(sql_lit "$api")), ' '))")
+	org=$(openssl x509 -noout -subject -nameopt multiline -in "$CDRP_PKI/$who.crt" |
+		sed -n 's/^ *organizationName *= *//p')
 	for t in "${CASE_TABLES[@]}"; do
 		want=$(sql "SELECT count(*) FROM cdrp.$t WHERE case_id IN ($ids)")
+		if [[ $t == actions ]]; then # and the actions its agency owns
+			want=$(sql "SELECT count(*) FROM cdrp.actions a JOIN cdrp.cases c ON c.id = a.case_id
+			            WHERE a.case_id IN ($ids) OR (c.partnership_id = 1
+			              AND a.owner_agency_id = (SELECT id FROM cdrp.agencies WHERE code = '$org'))")
+		fi
 		got=$(as_caller "$who" "SELECT count(*) FROM cdrp.$t;")
 		assert_eq "$who: raw SELECT on $t = its rows of visible cases ($want)" "$want" "$got"
 		cells=$((cells + 1))
