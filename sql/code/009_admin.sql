@@ -188,7 +188,7 @@ LANGUAGE plpgsql AS $$
 DECLARE cid bigint := cdrp.case_resolve(me.partnership_id, p_args->>'id');
   hold boolean := (p_args->'body'->>'hold')::boolean;
 BEGIN
-  IF cid IS NULL THEN
+  IF cid IS NULL OR NOT cdrp.case_readable(cid, me.agency_id, me.roles) THEN
     PERFORM cdrp.refuse(404, 'not_found', 'no such case');
   END IF;
   PERFORM cdrp.with_scope('partnership');
