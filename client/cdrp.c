@@ -157,8 +157,8 @@ static const struct cdrp_command cdrp_intake_cmds[] = {
 };
 #define CDRP_NINTAKE (sizeof(cdrp_intake_cmds) / sizeof(cdrp_intake_cmds[0]))
 
-/* Every command, intake first, then casework, then agreements and
- * administration, in the order --help lists them. */
+/* Every command, intake first, then casework, then meetings and reports,
+ * then agreements and administration, in the order --help lists them. */
 static const struct cdrp_command *cdrp_command_at(size_t i)
 {
 	if (i < CDRP_NINTAKE)
@@ -167,6 +167,9 @@ static const struct cdrp_command *cdrp_command_at(size_t i)
 	if (i < cdrp_casework_ncmds)
 		return &cdrp_casework_cmds[i];
 	i -= cdrp_casework_ncmds;
+	if (i < cdrp_meeting_ncmds)
+		return &cdrp_meeting_cmds[i];
+	i -= cdrp_meeting_ncmds;
 	return i < cdrp_admin_ncmds ? &cdrp_admin_cmds[i] : NULL;
 }
 
@@ -343,6 +346,21 @@ static const struct cdrp_optdef cdrp_optdefs[] = {
     {"display-name", true, false},
     {"no-roles", false, false},
     {"dry-run", false, false},
+    /* meetings and reports */
+    {"group", true, false},
+    {"chair-agency", true, false},
+    {"chair-cn", true, false},
+    {"title", true, false},
+    {"item", true, false},
+    {"assessment", true, false},
+    {"decision", true, false},
+    {"next-review", true, false},
+    {"format", true, false},
+    {"fy", true, false},
+    {"quarter", true, false},
+    {"from", true, false},
+    {"to", true, false},
+    {"list", true, false},
 };
 
 const char *cdrp_opt(const struct cdrp_opts *o, const char *name)

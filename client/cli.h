@@ -116,6 +116,9 @@ extern const size_t cdrp_casework_ncmds;
 /* Information-sharing agreements and administration (admin.c). */
 extern const struct cdrp_command cdrp_admin_cmds[];
 extern const size_t cdrp_admin_ncmds;
+/* Meetings and the improvement report (meeting.c). */
+extern const struct cdrp_command cdrp_meeting_cmds[];
+extern const size_t cdrp_meeting_ncmds;
 
 /* Options given for the command: the last value (NULL if absent; "" for
  * a flag), whether a flag is set, every value of a repeatable one. */

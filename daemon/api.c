@@ -116,6 +116,23 @@ static struct route routes[] = {
     {GET, "/v1/admin/sar", "admin_sar", RK_GENERIC, PB_NONE, PQ_SAR, false},
     {POST, "/v1/cases/{id}/legal-hold", "admin_legal_hold", RK_GENERIC, PB_LEGAL_HOLD, PQ_NONE,
      false},
+    /* meetings and reports (issue 7) */
+    {POST, "/v1/meetings", "meeting_create", RK_GENERIC, PB_MEETING_CREATE, PQ_NONE, false},
+    {GET, "/v1/meetings", "meeting_list", RK_GENERIC, PB_NONE, PQ_MEETINGS, false},
+    {GET, "/v1/meetings/{id}", "meeting_get", RK_GENERIC, PB_NONE, PQ_NONE, false},
+    {POST, "/v1/meetings/{id}/attendance", "meeting_attend", RK_GENERIC, PB_ATTENDANCE, PQ_NONE,
+     false},
+    {POST, "/v1/meetings/{id}/items", "meeting_item_add", RK_GENERIC, PB_AGENDA_ITEM, PQ_NONE,
+     false},
+    {PUT, "/v1/meetings/{id}/items", "meeting_items_order", RK_GENERIC, PB_AGENDA_ORDER, PQ_NONE,
+     false},
+    {POST, "/v1/meetings/{id}/reviews", "meeting_review", RK_GENERIC, PB_REVIEW, PQ_NONE, false},
+    {POST, "/v1/meetings/{id}/decisions", "meeting_decide", RK_GENERIC, PB_DECISIONS, PQ_NONE,
+     false},
+    {POST, "/v1/meetings/{id}/close", "meeting_close", RK_GENERIC, PB_NONE, PQ_NONE, false},
+    {GET, "/v1/meetings/{id}/minutes", "meeting_minutes", RK_GENERIC, PB_NONE, PQ_NONE, false},
+    {GET, "/v1/reports/improvement", "report_improvement", RK_GENERIC, PB_NONE, PQ_IMPROVEMENT,
+     false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 /* The one statement: cdrp_api.call. */

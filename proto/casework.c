@@ -205,7 +205,64 @@ static const struct field legal_hold_fields[] = {
     END,
 };
 
+static const char *const groups[] = {"asb_task_group", "ppo_panel", NULL};
+static const char *const assessments[] = {"improved", "no_change", "worse", NULL};
+static const char *const decisions[] = {"continue", "escalate", "close", "ppo_remove", NULL};
+#define AGENDA_MAX  500
+#define REVIEWS_MAX 200
+static const struct field meeting_create_fields[] = {
+    ENUM("group", true, groups),
+    {"held_on", K_ANYDATE, true, 0, 0, NULL, NULL},
+    {"chair", K_OBJECT, false, 0, 0, NULL, user_ref},
+    END,
+};
+static const struct field attendance_fields[] = {
+    {"agencies", K_ARRAY_STR, true, 0, 30, NULL, NULL},
+    END,
+};
+static const struct field agenda_item_fields[] = {
+    TEXT("title", true, 1, 500),
+    TEXT("case", false, 1, 40),
+    END,
+};
+static const struct field agenda_order_fields[] = {
+    {"order", K_ARRAY_INT, true, 1, AGENDA_MAX, NULL, NULL},
+    END,
+};
+static const struct field review_action_fields[] = {
+    ENUM("type", true, action_types),        {"stage", K_INT, true, 1, 4, NULL, NULL},
+    TEXT("owner", true, 2, AGENCY_CODE_MAX), {"due_on", K_ANYDATE, false, 0, 0, NULL, NULL},
+    TEXT("notes", false, 0, 4000),           END,
+};
+static const struct field review_removal_fields[] = {
+    ENUM("reason", true, removal_reasons),
+    TEXT("exit_strategy", false, 1, 4000),
+    {"consensus", K_ARRAY_STR, true, 1, 30, NULL, NULL},
+    END,
+};
+static const struct field review_fields[] = {
+    TEXT("case", true, 1, 40),
+    ENUM("assessment", true, assessments),
+    ENUM("decision", true, decisions),
+    ENUM("outcome", false, outcomes),
+    {"next_review_on", K_ANYDATE, false, 0, 0, NULL, NULL},
+    TEXT("notes", false, 1, 4000),
+    {"actions", K_ARRAY_OBJ, false, 0, 20, NULL, review_action_fields},
+    {"ppo_removal", K_OBJECT, false, 0, 0, NULL, review_removal_fields},
+    END,
+};
+static const struct field decisions_fields[] = {
+    {"reviews", K_ARRAY_OBJ, true, 1, REVIEWS_MAX, NULL, review_fields},
+    END,
+};
+
 static const struct field *const body_schemas[PB_COUNT] = {
+    [PB_MEETING_CREATE] = meeting_create_fields,
+    [PB_ATTENDANCE] = attendance_fields,
+    [PB_AGENDA_ITEM] = agenda_item_fields,
+    [PB_AGENDA_ORDER] = agenda_order_fields,
+    [PB_REVIEW] = review_fields,
+    [PB_DECISIONS] = decisions_fields,
     [PB_ISA_CREATE] = isa_create_fields,
     [PB_ISA_SIGN] = isa_sign_fields,
     [PB_REASON] = reason_fields,
@@ -339,9 +396,22 @@ static const struct field sar_query[] = {
     {"person", K_QINT, true, 1, 999999999999LL, NULL, NULL},
     END,
 };
+static const char *const meeting_statuses[] = {"open", "closed", NULL};
+static const char *const improvement_results[] = {"achieved", "failed", "pending", NULL};
+static const struct field meetings_query[] = {ENUM("status", false, meeting_statuses), END};
+static const struct field improvement_query[] = {
+    {"fy", K_QINT, false, 2000, 2100, NULL, NULL},
+    {"quarter", K_QINT, false, 1, 4, NULL, NULL},
+    TEXT("from", false, 10, 10),
+    TEXT("to", false, 10, 10),
+    ENUM("list", false, improvement_results),
+    END,
+};
 static const struct field *const query_schemas[PQ_COUNT] = {
-    [PQ_ISAS] = isas_query,   [PQ_USERS] = users_query,     [PQ_SAR] = sar_query,
-    [PQ_CASES] = cases_query, [PQ_VICTIMS] = victims_query, [PQ_STATS] = stats_query,
+    [PQ_MEETINGS] = meetings_query, [PQ_IMPROVEMENT] = improvement_query,
+    [PQ_ISAS] = isas_query,         [PQ_USERS] = users_query,
+    [PQ_SAR] = sar_query,           [PQ_CASES] = cases_query,
+    [PQ_VICTIMS] = victims_query,   [PQ_STATS] = stats_query,
 };
 
 static bool convert_query_value(json_t *q, json_t *out, const char *key, const struct field *f,

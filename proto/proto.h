@@ -130,6 +130,13 @@ enum proto_body {
 	PB_USER_ROLES,
 	PB_RETENTION_RUN,
 	PB_LEGAL_HOLD,
+	/* meetings (issue 7) */
+	PB_MEETING_CREATE,
+	PB_ATTENDANCE,
+	PB_AGENDA_ITEM,
+	PB_AGENDA_ORDER,
+	PB_REVIEW,
+	PB_DECISIONS,
 	PB_COUNT
 };
 bool proto_validate_body(enum proto_body which, json_t *body, const char *today,
@@ -137,7 +144,18 @@ bool proto_validate_body(enum proto_body which, json_t *body, const char *today,
 
 /* Query strings: `q` is an object of string values, converted in place
  * (booleans, integers; `cursor` becomes `after`, an id). */
-enum proto_query { PQ_NONE, PQ_CASES, PQ_VICTIMS, PQ_STATS, PQ_ISAS, PQ_USERS, PQ_SAR, PQ_COUNT };
+enum proto_query {
+	PQ_NONE,
+	PQ_CASES,
+	PQ_VICTIMS,
+	PQ_STATS,
+	PQ_ISAS,
+	PQ_USERS,
+	PQ_SAR,
+	PQ_MEETINGS,
+	PQ_IMPROVEMENT,
+	PQ_COUNT
+};
 bool proto_validate_query(enum proto_query which, json_t *q, struct proto_error *pe) PROTO_WUR;
 
 /* Canonical text of a JSON value (sorted keys, compact); caller frees. */

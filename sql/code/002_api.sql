@@ -95,7 +95,11 @@ LANGUAGE sql IMMUTABLE AS $$
       THEN 'case.contribute'
     WHEN p_fn IN ('case_review_apply', 'case_review_decide', 'case_review_meeting')
       THEN 'case_review.manage'
-    WHEN p_fn IN ('case_review_stats', 'risk_questionnaire') THEN 'aggregate.read'
+    WHEN p_fn IN ('case_review_stats', 'risk_questionnaire', 'report_improvement')
+      THEN 'aggregate.read'
+    WHEN p_fn IN ('meeting_list', 'meeting_get', 'meeting_minutes') THEN 'case.read'
+    WHEN p_fn IN ('meeting_create', 'meeting_attend', 'meeting_item_add', 'meeting_items_order',
+                  'meeting_review', 'meeting_decide', 'meeting_close') THEN 'meeting.manage'
     WHEN p_fn IN ('isa_list', 'isa_get') THEN 'isa.read'
     WHEN p_fn IN ('isa_create', 'isa_sign', 'isa_suspend', 'isa_resume', 'isa_terminate')
       THEN 'isa.manage'
@@ -112,16 +116,17 @@ LANGUAGE sql IMMUTABLE AS $$
                                'case.contribute', 'aggregate.read', 'isa.read']
     WHEN 'caseworker' THEN ARRAY['referral.read', 'referral.triage', 'case.read', 'case.write',
                                  'case.ppo', 'case.contribute', 'case_review.manage',
-                                 'aggregate.read', 'isa.read']
+                                 'meeting.manage', 'aggregate.read', 'isa.read']
     WHEN 'chair' THEN ARRAY['referral.read', 'referral.triage', 'case.read', 'case.write',
                             'case.ppo', 'case.contribute', 'case_review.manage',
-                            'aggregate.read', 'isa.read']
+                            'meeting.manage', 'aggregate.read', 'isa.read']
     WHEN 'ppo_coordinator' THEN ARRAY['referral.read', 'case.read', 'case.ppo',
                                       'case.contribute', 'aggregate.read', 'isa.read']
     WHEN 'analyst' THEN ARRAY['aggregate.read', 'isa.read']
     WHEN 'admin' THEN ARRAY['referral.read', 'referral.triage', 'case.read', 'case.write',
                             'case.ppo', 'case.contribute', 'case_review.manage',
-                            'aggregate.read', 'isa.read', 'isa.manage', 'admin']
+                            'meeting.manage', 'aggregate.read', 'isa.read', 'isa.manage',
+                            'admin']
     ELSE ARRAY[]::text[]
   END
 $$;

@@ -23,7 +23,8 @@ CREATE FUNCTION cdrp.config_defaults() RETURNS jsonb LANGUAGE sql IMMUTABLE AS $
                      "cpn_warning", "cpn", "civil_injunction", "criminal_behaviour_order",
                      "closure_order", "other"],
     "cpn_prior_warnings": ["warning_letter", "second_warning_visit", "cpn_warning"],
-    "retention": {"case_months": 72}
+    "retention": {"case_months": 72},
+    "improvement": {"target_pct": 75}
   }'::jsonb
 $$;
 

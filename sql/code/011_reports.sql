@@ -1,0 +1,151 @@
+-- 011_reports: aggregate reports, open to the partnership (no personal
+-- data): the 12-month improvement figure (issue 7, BRIEF.md "The 12-month
+-- improvement target").
+--
+-- A case referred in the window is *achieved* if a review assessed it
+-- improved, or it was closed as resolved, within 365 days of its referral
+-- date (day 365 counts, day 366 does not); *failed* once day 366 has come
+-- without; *pending* until then. The percentage is of decided cases
+-- (achieved + failed); the target is the partnership's
+-- improvement.target_pct (75 by default).
+
+CREATE FUNCTION cdrp.improvement_result(p_referral date, p_improved date, p_today date)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN p_improved BETWEEN p_referral AND p_referral + 365 THEN 'achieved'
+              WHEN p_today > p_referral + 365 THEN 'failed'
+              ELSE 'pending' END
+$$;
+
+-- UK financial years run April to March: FY 2026 is 2026-04-01..2027-03-31,
+-- its Q1 April-June.
+CREATE FUNCTION cdrp.fy_quarter_label(p_day date) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT format('%s-%s Q%s', fy, lpad(((fy + 1) % 100)::text, 2, '0'),
+                ((extract(month FROM p_day)::int + 8) % 12) / 3 + 1)
+  FROM (SELECT extract(year FROM p_day)::int
+               - CASE WHEN extract(month FROM p_day) < 4 THEN 1 ELSE 0 END AS fy) f
+$$;
+
+-- The window of a report from its query: fy [and quarter], or from and
+-- to, or by default the current financial year. Refuses 400 otherwise.
+CREATE FUNCTION cdrp.report_window(q jsonb, OUT w_from date, OUT w_to date, OUT label text)
+LANGUAGE plpgsql AS $$
+DECLARE fy int := (q->>'fy')::int; qn int := (q->>'quarter')::int;
+BEGIN
+  IF fy IS NOT NULL AND (q ? 'from' OR q ? 'to') THEN
+    PERFORM cdrp.refuse(400, 'invalid_parameter', 'give fy (and quarter) or from and to, not both', 'fy');
+  END IF;
+  IF qn IS NOT NULL AND fy IS NULL THEN
+    PERFORM cdrp.refuse(400, 'invalid_parameter', 'a quarter needs fy', 'quarter');
+  END IF;
+  IF q ? 'from' OR q ? 'to' THEN
+    IF NOT coalesce(q->>'from' ~ '^\d{4}-\d{2}-\d{2}$' AND q->>'to' ~ '^\d{4}-\d{2}-\d{2}$',
+                    false) THEN
+      PERFORM cdrp.refuse(400, 'invalid_parameter', 'from and to are both needed, as YYYY-MM-DD',
+                          CASE WHEN coalesce(q->>'from' ~ '^\d{4}-\d{2}-\d{2}$', false)
+                               THEN 'to' ELSE 'from' END);
+    END IF;
+    BEGIN
+      w_from := (q->>'from')::date; w_to := (q->>'to')::date;
+    EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+      PERFORM cdrp.refuse(400, 'invalid_parameter', 'not a calendar date', 'from');
+    END;
+    IF w_to < w_from THEN
+      PERFORM cdrp.refuse(400, 'invalid_parameter', 'to is before from', 'to');
+    END IF;
+    label := format('%s to %s', w_from, w_to);
+    RETURN;
+  END IF;
+  IF fy IS NULL THEN
+    fy := extract(year FROM cdrp.today())::int
+          - CASE WHEN extract(month FROM cdrp.today()) < 4 THEN 1 ELSE 0 END;
+  END IF;
+  w_from := make_date(fy, 4, 1);
+  w_to := make_date(fy + 1, 3, 31);
+  label := format('FY %s-%s', fy, lpad(((fy + 1) % 100)::text, 2, '0'));
+  IF qn IS NOT NULL THEN
+    w_from := (w_from + make_interval(months => 3 * (qn - 1)))::date;
+    w_to := (w_from + interval '3 months' - interval '1 day')::date;
+    label := label || ' Q' || qn;
+  END IF;
+END $$;
+
+-- Every case of the cohort with its result. Set-based, so its cost
+-- follows the cohort (cases by partnership and referral date, reviews by
+-- case), not the history.
+CREATE FUNCTION cdrp.improvement_cases(p_partnership int, p_from date, p_to date, p_today date)
+RETURNS TABLE (case_id bigint, reference text, subject_type text, lead_agency text,
+               referral_date date, result text, achieved_on date)
+LANGUAGE sql STABLE SET cdrp.scope = 'partnership' AS $$
+  WITH cohort AS (
+    SELECT c.id, c.reference, c.subject_type, c.lead_agency_id, c.referral_date,
+           CASE WHEN c.outcome = 'resolved' THEN (c.closed_at AT TIME ZONE 'UTC')::date END
+             AS resolved_on
+    FROM cdrp.cases c
+    WHERE c.partnership_id = p_partnership AND c.referral_date BETWEEN p_from AND p_to),
+  improved AS (
+    SELECT d.case_id, min(m.held_on) AS on_
+    FROM cohort JOIN cdrp.case_decisions d ON d.case_id = cohort.id
+    JOIN cdrp.meetings m ON m.id = d.meeting_id
+    WHERE m.held_on >= cohort.referral_date
+      AND (d.assessment = 'improved' OR (d.decision = 'close' AND d.outcome = 'resolved'))
+    GROUP BY d.case_id)
+  SELECT x.id, x.reference, x.subject_type, a.code, x.referral_date,
+         cdrp.improvement_result(x.referral_date, x.first_on, p_today),
+         CASE WHEN x.first_on <= x.referral_date + 365 THEN x.first_on END
+  FROM (SELECT cohort.*, least(improved.on_,
+                               CASE WHEN cohort.resolved_on >= cohort.referral_date
+                                    THEN cohort.resolved_on END) AS first_on
+        FROM cohort LEFT JOIN improved ON improved.case_id = cohort.id) x
+  JOIN cdrp.agencies a ON a.id = x.lead_agency_id
+$$;
+
+-- Counts of a group of results, with the percentage of decided cases.
+CREATE FUNCTION cdrp.improvement_counts(p_results text[], p_target numeric) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT jsonb_build_object('cases', n, 'achieved', a, 'failed', f, 'pending', n - a - f,
+                            'decided', a + f,
+                            'pct', CASE WHEN a + f > 0 THEN round(100.0 * a / (a + f), 1) END,
+                            'met_target', CASE WHEN a + f > 0 THEN 100.0 * a / (a + f) >= p_target END)
+  FROM (SELECT cardinality(p_results) AS n,
+               cardinality(array_positions(p_results, 'achieved')) AS a,
+               cardinality(array_positions(p_results, 'failed')) AS f) c
+$$;
+
+-- GET /v1/reports/improvement?fy=&quarter=&from=&to=&list=
+CREATE FUNCTION cdrp_impl.report_improvement(me cdrp.caller, p_args jsonb,
+  OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql AS $$
+DECLARE q jsonb := coalesce(p_args->'query', '{}'); w record; target numeric;
+  list text := q->>'list';
+BEGIN
+  SELECT * INTO w FROM cdrp.report_window(q);
+  IF list IS NOT NULL AND NOT cdrp.has_permission(me.roles, 'case.read') THEN
+    PERFORM cdrp.refuse(403, 'forbidden', 'listing the cases behind a number needs the case.read permission');
+  END IF;
+  target := coalesce((cdrp.config(me.partnership_id)->'improvement'->>'target_pct')::numeric, 75);
+  WITH r AS (SELECT * FROM cdrp.improvement_cases(me.partnership_id, w.w_from, w.w_to, cdrp.today()))
+  SELECT jsonb_build_object(
+    'window', jsonb_build_object('from', w.w_from, 'to', w.w_to, 'label', w.label),
+    'target_pct', target,
+    'overall', cdrp.improvement_counts(coalesce((SELECT array_agg(result) FROM r), '{}'), target),
+    'by_subject_type', (SELECT coalesce(jsonb_agg(jsonb_build_object('subject_type', g)
+                          || cdrp.improvement_counts(rs, target) ORDER BY g), '[]')
+                        FROM (SELECT subject_type AS g, array_agg(result) AS rs FROM r GROUP BY 1) t),
+    'by_lead_agency', (SELECT coalesce(jsonb_agg(jsonb_build_object('lead_agency', g)
+                         || cdrp.improvement_counts(rs, target) ORDER BY g), '[]')
+                       FROM (SELECT lead_agency AS g, array_agg(result) AS rs FROM r GROUP BY 1) t),
+    'trend', (SELECT coalesce(jsonb_agg(jsonb_build_object('quarter', g)
+                || cdrp.improvement_counts(rs, target) ORDER BY g), '[]')
+              FROM (SELECT cdrp.fy_quarter_label(referral_date) AS g, array_agg(result) AS rs
+                    FROM r GROUP BY 1) t))
+    || CASE WHEN list IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('cases',
+         (SELECT coalesce(jsonb_agg(jsonb_build_object('reference', reference,
+                   'subject_type', subject_type, 'lead_agency', lead_agency,
+                   'referral_date', referral_date, 'result', result, 'achieved_on', achieved_on)
+                   ORDER BY referral_date, reference), '[]')
+          FROM r WHERE result = list AND cdrp.case_readable(case_id, me.agency_id, me.roles))) END
+  INTO body;
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'consult', 'report_improvement', NULL,
+                     jsonb_build_object('from', w.w_from, 'to', w.w_to, 'list', list));
+  status := 200;
+END $$;
