@@ -133,6 +133,7 @@ static struct route routes[] = {
     {GET, "/v1/meetings/{id}/minutes", "meeting_minutes", RK_GENERIC, PB_NONE, PQ_NONE, false},
     {GET, "/v1/reports/improvement", "report_improvement", RK_GENERIC, PB_NONE, PQ_IMPROVEMENT,
      false},
+    {GET, "/v1/reports/quarterly", "report_quarterly", RK_GENERIC, PB_NONE, PQ_QUARTERLY, false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 /* The one statement: cdrp_api.call. */

@@ -407,7 +407,13 @@ static const struct field improvement_query[] = {
     ENUM("list", false, improvement_results),
     END,
 };
+static const struct field quarterly_query[] = {
+    {"fy", K_QINT, false, 2000, 2100, NULL, NULL},
+    {"quarter", K_QINT, false, 1, 4, NULL, NULL},
+    END,
+};
 static const struct field *const query_schemas[PQ_COUNT] = {
+    [PQ_QUARTERLY] = quarterly_query,
     [PQ_MEETINGS] = meetings_query, [PQ_IMPROVEMENT] = improvement_query,
     [PQ_ISAS] = isas_query,         [PQ_USERS] = users_query,
     [PQ_SAR] = sar_query,           [PQ_CASES] = cases_query,

@@ -154,6 +154,7 @@ enum proto_query {
 	PQ_SAR,
 	PQ_MEETINGS,
 	PQ_IMPROVEMENT,
+	PQ_QUARTERLY,
 	PQ_COUNT
 };
 bool proto_validate_query(enum proto_query which, json_t *q, struct proto_error *pe) PROTO_WUR;

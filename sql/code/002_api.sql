@@ -95,7 +95,8 @@ LANGUAGE sql IMMUTABLE AS $$
       THEN 'case.contribute'
     WHEN p_fn IN ('case_review_apply', 'case_review_decide', 'case_review_meeting')
       THEN 'case_review.manage'
-    WHEN p_fn IN ('case_review_stats', 'risk_questionnaire', 'report_improvement')
+    WHEN p_fn IN ('case_review_stats', 'risk_questionnaire', 'report_improvement',
+                  'report_quarterly')
       THEN 'aggregate.read'
     WHEN p_fn IN ('meeting_list', 'meeting_get', 'meeting_minutes') THEN 'case.read'
     WHEN p_fn IN ('meeting_create', 'meeting_attend', 'meeting_item_add', 'meeting_items_order',

@@ -149,3 +149,109 @@ BEGIN
                      jsonb_build_object('from', w.w_from, 'to', w.w_to, 'list', list));
   status := 200;
 END $$;
+
+-- A RAG rating: green at or above the target, amber within p_amber of it,
+-- red below (NULL when there is nothing to rate).
+CREATE FUNCTION cdrp.rag(p_value numeric, p_target numeric, p_amber numeric) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN p_value IS NULL THEN NULL WHEN p_value >= p_target THEN 'green'
+              WHEN p_value >= p_target - p_amber THEN 'amber' ELSE 'red' END
+$$;
+
+-- Counts of new cases by subject type (the seeds' "3 Individuals, 2 Areas,
+-- 6 Families").
+CREATE FUNCTION cdrp.subject_counts(p_partnership int, p_kind text, p_from date, p_to date)
+RETURNS jsonb LANGUAGE sql STABLE SET cdrp.scope = 'partnership' AS $$
+  SELECT jsonb_build_object('total', count(*),
+                            'individuals', count(*) FILTER (WHERE subject_type = 'individual'),
+                            'areas', count(*) FILTER (WHERE subject_type = 'area'),
+                            'families', count(*) FILTER (WHERE subject_type = 'family'))
+  FROM cdrp.cases
+  WHERE partnership_id = p_partnership AND case_kind = p_kind
+    AND referral_date BETWEEN p_from AND p_to
+$$;
+
+-- GET /v1/reports/quarterly?fy=&quarter=: the board's quarterly
+-- statistics, as the partnership's reports print them. Defaults to the
+-- current quarter.
+CREATE FUNCTION cdrp_impl.report_quarterly(me cdrp.caller, p_args jsonb,
+  OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql SET cdrp.scope = 'partnership' AS $$
+DECLARE q jsonb := coalesce(p_args->'query', '{}'); w record; fy_w record; p int := me.partnership_id;
+  target numeric; imp jsonb; act jsonb; qn int;
+BEGIN
+  IF q ? 'from' OR q ? 'to' THEN
+    PERFORM cdrp.refuse(400, 'invalid_parameter', 'the quarterly report takes fy and quarter', 'from');
+  END IF;
+  IF NOT q ? 'fy' THEN
+    q := q || jsonb_build_object('fy', extract(year FROM cdrp.today())::int
+                                       - CASE WHEN extract(month FROM cdrp.today()) < 4 THEN 1 ELSE 0 END);
+  END IF;
+  qn := coalesce((q->>'quarter')::int,
+                 ((extract(month FROM cdrp.today())::int + 8) % 12) / 3 + 1);
+  SELECT * INTO w FROM cdrp.report_window(q || jsonb_build_object('quarter', qn));
+  SELECT * INTO fy_w FROM cdrp.report_window(q - 'quarter');
+  target := coalesce((cdrp.config(p)->'improvement'->>'target_pct')::numeric, 75);
+  imp := cdrp.improvement_counts(coalesce((SELECT array_agg(result) FROM
+           cdrp.improvement_cases(p, fy_w.w_from, w.w_to, cdrp.today())), '{}'), target);
+  SELECT jsonb_build_object(
+           'agreed', count(*) FILTER (WHERE a.status = 'agreed'),
+           'in_progress', count(*) FILTER (WHERE a.status = 'in_progress'),
+           'done', count(*) FILTER (WHERE a.status = 'done'),
+           'cancelled', count(*) FILTER (WHERE a.status = 'cancelled'),
+           'overdue', count(*) FILTER (WHERE cdrp.action_overdue(a.due_on, a.status,
+                                                                 least(w.w_to, cdrp.today()))),
+           'open', count(*) FILTER (WHERE a.status IN ('agreed', 'in_progress')))
+  INTO act
+  FROM cdrp.actions a JOIN cdrp.cases c ON c.id = a.case_id
+  WHERE c.partnership_id = p AND (a.created_at AT TIME ZONE 'UTC')::date <= w.w_to;
+  -- Actions: green when none is overdue, amber up to 10 %, red beyond.
+  act := act || jsonb_build_object('rag', CASE WHEN (act->>'open')::int = 0 THEN 'green'
+           ELSE cdrp.rag(100 - 100.0 * (act->>'overdue')::int / (act->>'open')::int, 100, 10) END);
+  body := jsonb_build_object(
+    'window', jsonb_build_object('from', w.w_from, 'to', w.w_to, 'label', w.label,
+                                 'year_from', fy_w.w_from),
+    'new_cases', jsonb_build_object(
+      'quarter', cdrp.subject_counts(p, 'asb', w.w_from, w.w_to),
+      'year_to_date', cdrp.subject_counts(p, 'asb', fy_w.w_from, w.w_to)),
+    'open_from_before_year', (SELECT count(*) FROM cdrp.cases c
+                              WHERE c.partnership_id = p AND c.case_kind = 'asb'
+                                AND c.referral_date < fy_w.w_from
+                                AND (c.closed_at IS NULL
+                                     OR (c.closed_at AT TIME ZONE 'UTC')::date > w.w_to)),
+    'ppo', jsonb_build_object(
+      'clients_by_strand', (SELECT jsonb_build_object(
+          'deter', count(*) FILTER (WHERE strand = 'deter'),
+          'catch_and_convict', count(*) FILTER (WHERE strand = 'catch_and_convict'),
+          'rehabilitate_and_resettle', count(*) FILTER (WHERE strand = 'rehabilitate_and_resettle'),
+          'no_strand', count(*) FILTER (WHERE strand IS NULL))
+        FROM cdrp.cases c WHERE c.partnership_id = p AND c.case_kind = 'ppo'
+          AND c.referral_date <= w.w_to
+          AND (c.closed_at IS NULL OR (c.closed_at AT TIME ZONE 'UTC')::date > w.w_to)),
+      'removed_successful_engagement', (SELECT jsonb_build_object(
+          'quarter', count(*) FILTER (WHERE (h.at AT TIME ZONE 'UTC')::date >= w.w_from),
+          'year_to_date', count(*))
+        FROM cdrp.ppo_strand_history h JOIN cdrp.cases c ON c.id = h.case_id
+        WHERE c.partnership_id = p AND h.removed AND h.removal_reason = 'successful_engagement'
+          AND (h.at AT TIME ZONE 'UTC')::date BETWEEN fy_w.w_from AND w.w_to)),
+    'repeat_victims', (SELECT count(DISTINCT iv.person_id)
+                       FROM cdrp.incident_victims iv JOIN cdrp.incidents i ON i.id = iv.incident_id
+                       JOIN cdrp.cases c ON c.id = i.case_id
+                       WHERE c.partnership_id = p AND i.occurred_on BETWEEN w.w_from AND w.w_to
+                         AND cdrp.person_repeat_victim(iv.person_id)),
+    'case_reviews', (SELECT jsonb_build_object(
+          'applications', count(*) FILTER (WHERE applied_on BETWEEN w.w_from AND w.w_to),
+          'threshold_met', count(*) FILTER (WHERE threshold_met AND decided_on BETWEEN w.w_from AND w.w_to),
+          'reviews_held', count(*) FILTER (WHERE meeting_on BETWEEN w.w_from AND w.w_to),
+          'recommendations', coalesce(sum(jsonb_array_length(recommendations))
+                                      FILTER (WHERE meeting_on BETWEEN w.w_from AND w.w_to), 0))
+        FROM cdrp.case_reviews WHERE partnership_id = p),
+    'meetings', (SELECT count(*) FROM cdrp.meetings m WHERE m.partnership_id = p
+                   AND m.held_on BETWEEN w.w_from AND w.w_to),
+    'actions', act,
+    'improvement_year_to_date', imp || jsonb_build_object('target_pct', target,
+                                  'rag', cdrp.rag((imp->>'pct')::numeric, target, 10)));
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'consult', 'report_quarterly', NULL,
+                     jsonb_build_object('from', w.w_from, 'to', w.w_to));
+  status := 200;
+END $$;

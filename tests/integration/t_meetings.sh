@@ -223,4 +223,20 @@ assert_problem "an impossible date: 400" 400 invalid_parameter
 req county-analyst GET "/v1/reports/improvement?quarter=5&fy=2024"
 assert_problem "quarter 5: 400" 400 invalid_parameter
 
+# --- quarterly statistics (hand-computed from the same fixtures) -------------------------
+req county-analyst GET "/v1/reports/quarterly?fy=2024&quarter=1"
+assert_status "quarterly statistics, FY 2024-25 Q1: 200" 200
+assert_eq "new cases this quarter: 3 (2 individuals, 0 areas, 1 family)" "3 2 0 1" \
+	"$(jget "$BODY" new_cases.quarter.total) $(jget "$BODY" new_cases.quarter.individuals) $(jget "$BODY" new_cases.quarter.areas) $(jget "$BODY" new_cases.quarter.families)"
+assert_eq "cases opened before the year still open: the two February ones" 2 \
+	"$(jget "$BODY" open_from_before_year)"
+req county-analyst GET "/v1/reports/quarterly?fy=2024&quarter=3"
+assert_eq "Q3: 1 new case (an area), 4 year to date" "1 1 4" \
+	"$(jget "$BODY" new_cases.quarter.total) $(jget "$BODY" new_cases.quarter.areas) $(jget "$BODY" new_cases.year_to_date.total)"
+assert_eq "Q3: one meeting held" 1 "$(jget "$BODY" meetings)"
+assert_eq "improvement year to date: 50.0 %, red against 75" "50.0 red" \
+	"$(jget "$BODY" improvement_year_to_date.pct) $(jget "$BODY" improvement_year_to_date.rag)"
+req county-analyst GET "/v1/reports/quarterly?from=2024-01-01&to=2024-02-01"
+assert_problem "the quarterly report takes fy and quarter only: 400" 400 invalid_parameter
+
 finish
