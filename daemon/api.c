@@ -134,6 +134,7 @@ static struct route routes[] = {
     {GET, "/v1/reports/improvement", "report_improvement", RK_GENERIC, PB_NONE, PQ_IMPROVEMENT,
      false},
     {GET, "/v1/reports/quarterly", "report_quarterly", RK_GENERIC, PB_NONE, PQ_QUARTERLY, false},
+    {POST, "/v1/admin/import", "admin_import", RK_GENERIC, PB_IMPORT, PQ_NONE, false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 /* The one statement: cdrp_api.call. */

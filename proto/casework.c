@@ -256,7 +256,40 @@ static const struct field decisions_fields[] = {
     END,
 };
 
+#define IMPORT_CASES_MAX   2000
+#define IMPORT_REVIEWS_MAX 60
+static const char *const case_kinds[] = {"asb", "ppo", NULL};
+static const char *const subject_types[] = {"individual", "family", "area", NULL};
+static const char *const review_decisions[] = {"continue", "escalate", "close", NULL};
+static const struct field import_review_fields[] = {
+    {"held_on", K_DATE, true, 0, 0, NULL, NULL},
+    ENUM("assessment", true, assessments),
+    ENUM("decision", true, review_decisions),
+    ENUM("outcome", false, outcomes),
+    TEXT("notes", false, 1, 4000),
+    END,
+};
+static const struct field import_case_fields[] = {
+    TEXT("reference", false, 1, 40),
+    ENUM("case_kind", true, case_kinds),
+    ENUM("subject_type", true, subject_types),
+    TEXT("subject_name", true, 1, 200),
+    TEXT("lead_agency", true, 2, AGENCY_CODE_MAX),
+    {"referral_date", K_DATE, true, 0, 0, NULL, NULL},
+    TEXT("ward", false, 1, 100),
+    {"closed_on", K_DATE, false, 0, 0, NULL, NULL},
+    ENUM("outcome", false, outcomes),
+    ENUM("strand", false, strands),
+    {"reviews", K_ARRAY_OBJ, false, 0, IMPORT_REVIEWS_MAX, NULL, import_review_fields},
+    END,
+};
+static const struct field import_fields[] = {
+    {"cases", K_ARRAY_OBJ, true, 1, IMPORT_CASES_MAX, NULL, import_case_fields},
+    END,
+};
+
 static const struct field *const body_schemas[PB_COUNT] = {
+    [PB_IMPORT] = import_fields,
     [PB_MEETING_CREATE] = meeting_create_fields,
     [PB_ATTENDANCE] = attendance_fields,
     [PB_AGENDA_ITEM] = agenda_item_fields,
@@ -356,8 +389,6 @@ bool proto_validate_body(enum proto_body which, json_t *body, const char *today,
 }
 
 static const char *const case_statuses[] = {"open", "closed", NULL};
-static const char *const case_kinds[] = {"asb", "ppo", NULL};
-static const char *const subject_types[] = {"individual", "family", "area", NULL};
 
 #define QLIMIT                                                                                     \
 	{                                                                                          \

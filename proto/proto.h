@@ -137,6 +137,7 @@ enum proto_body {
 	PB_AGENDA_ORDER,
 	PB_REVIEW,
 	PB_DECISIONS,
+	PB_IMPORT,
 	PB_COUNT
 };
 bool proto_validate_body(enum proto_body which, json_t *body, const char *today,

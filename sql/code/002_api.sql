@@ -106,7 +106,8 @@ LANGUAGE sql IMMUTABLE AS $$
       THEN 'isa.manage'
     WHEN p_fn IN ('admin_agency_add', 'admin_agency_list', 'admin_agency_disable',
                   'admin_user_add', 'admin_user_list', 'admin_user_disable', 'admin_user_roles',
-                  'admin_retention_run', 'admin_sar', 'admin_legal_hold') THEN 'admin'
+                  'admin_retention_run', 'admin_sar', 'admin_legal_hold', 'admin_import')
+      THEN 'admin'
   END
 $$;
 

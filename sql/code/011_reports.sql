@@ -255,3 +255,83 @@ BEGIN
                      jsonb_build_object('from', w.w_from, 'to', w.w_to));
   status := 200;
 END $$;
+
+-- POST /v1/admin/import {"cases": [...]}: a partnership's history, so that
+-- its reports start with it. Each case with its real referral date, lead
+-- agency, closure and the reviews of past meetings (recorded against
+-- closed meetings of that date, created as needed). All or nothing: the
+-- first fault refuses the whole import, naming cases[i].field.
+CREATE FUNCTION cdrp_impl.admin_import(me cdrp.caller, p_args jsonb,
+  OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql SET cdrp.scope = 'partnership' AS $$
+DECLARE c jsonb; rv jsonb; i int := 0; j int; lead int; cid bigint; ref text; mid bigint;
+  grp text; done jsonb := '[]'; n_reviews int := 0; path text;
+BEGIN
+  FOR c IN SELECT jsonb_array_elements(p_args->'body'->'cases') LOOP
+    path := format('cases[%s].', i);
+    lead := cdrp.agency_id(me.partnership_id, c->>'lead_agency');
+    IF lead IS NULL THEN
+      PERFORM cdrp.refuse(422, 'rule_violation', 'no such agency in this partnership',
+                          path || 'lead_agency');
+    END IF;
+    IF (c ? 'closed_on') <> (c ? 'outcome') THEN
+      PERFORM cdrp.refuse(422, 'rule_violation', 'a closed case needs closed_on and outcome',
+                          path || 'outcome');
+    END IF;
+    IF (c->>'closed_on')::date < (c->>'referral_date')::date THEN
+      PERFORM cdrp.refuse(422, 'rule_violation', 'closed before it was referred', path || 'closed_on');
+    END IF;
+    ref := coalesce(c->>'reference', cdrp.next_case_reference(me.partnership_id, c->>'case_kind',
+                                       extract(year FROM (c->>'referral_date')::date)::int));
+    IF EXISTS (SELECT 1 FROM cdrp.cases WHERE reference = ref) THEN
+      PERFORM cdrp.refuse(409, 'invalid_transition', format('case %s exists already', ref),
+                          path || 'reference');
+    END IF;
+    INSERT INTO cdrp.cases (partnership_id, reference, case_kind, subject_type, subject_name, ward,
+                            lead_agency_id, status, referral_date, opened_at, closed_at, outcome,
+                            strand, data_category)
+    VALUES (me.partnership_id, ref, c->>'case_kind', c->>'subject_type', c->>'subject_name',
+            c->>'ward', lead, CASE WHEN c ? 'closed_on' THEN 'closed' ELSE 'open' END,
+            (c->>'referral_date')::date, (c->>'referral_date')::date,
+            (c->>'closed_on')::date, c->>'outcome', c->>'strand',
+            CASE c->>'case_kind' WHEN 'ppo' THEN 'offender_management' ELSE 'asb_casework' END)
+    RETURNING id INTO cid;
+    INSERT INTO cdrp.case_status_history (case_id, status, reason, user_id, at)
+    VALUES (cid, 'open', 'imported', me.user_id, (c->>'referral_date')::date);
+    grp := CASE c->>'case_kind' WHEN 'ppo' THEN 'ppo_panel' ELSE 'asb_task_group' END;
+    j := 0;
+    FOR rv IN SELECT jsonb_array_elements(coalesce(c->'reviews', '[]')) LOOP
+      IF (rv->>'held_on')::date < (c->>'referral_date')::date THEN
+        PERFORM cdrp.refuse(422, 'rule_violation', 'a review before the referral',
+                            format('%sreviews[%s].held_on', path, j));
+      END IF;
+      SELECT id INTO mid FROM cdrp.meetings
+      WHERE partnership_id = me.partnership_id AND group_kind = grp
+        AND held_on = (rv->>'held_on')::date ORDER BY id LIMIT 1;
+      IF mid IS NULL THEN
+        INSERT INTO cdrp.meetings (partnership_id, held_on, group_kind, status, closed_at,
+                                   created_by)
+        VALUES (me.partnership_id, (rv->>'held_on')::date, grp, 'closed',
+                (rv->>'held_on')::date, me.user_id)
+        RETURNING id INTO mid;
+      END IF;
+      BEGIN
+        INSERT INTO cdrp.case_decisions (meeting_id, case_id, assessment, decision, outcome,
+                                         notes, user_id, at)
+        VALUES (mid, cid, rv->>'assessment', rv->>'decision', rv->>'outcome', rv->>'notes',
+                me.user_id, (rv->>'held_on')::date);
+      EXCEPTION WHEN unique_violation THEN
+        PERFORM cdrp.refuse(422, 'rule_violation', 'two reviews of the case at one meeting',
+                            format('%sreviews[%s].held_on', path, j));
+      END;
+      j := j + 1;
+    END LOOP;
+    n_reviews := n_reviews + j;
+    done := done || to_jsonb(ref);
+    i := i + 1;
+  END LOOP;
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'collect', 'import', NULL,
+                     jsonb_build_object('cases', i, 'reviews', n_reviews));
+  status := 201;
+  body := jsonb_build_object('cases', i, 'reviews', n_reviews, 'references', done);
+END $$;

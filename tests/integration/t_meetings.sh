@@ -223,12 +223,41 @@ assert_problem "an impossible date: 400" 400 invalid_parameter
 req county-analyst GET "/v1/reports/improvement?quarter=5&fy=2024"
 assert_problem "quarter 5: 400" 400 invalid_parameter
 
+# --- historical import ----------------------------------------------------------------------
+# FY 2022-23, imported: H1 improved on day 100 (achieved), H2 closed resolved
+# on day 400 (failed), H3 a PPO case with "worse" only (failed): 1 of 3.
+import='{"cases":[
+ {"case_kind":"asb","subject_type":"individual","subject_name":"Hist One","lead_agency":"HMDC",
+  "referral_date":"2022-05-01","reviews":[{"held_on":"2022-08-09","assessment":"improved","decision":"continue"}]},
+ {"case_kind":"asb","subject_type":"family","subject_name":"Hist Two","lead_agency":"HMHA",
+  "referral_date":"2022-06-01","closed_on":"2023-07-06","outcome":"resolved",
+  "reviews":[{"held_on":"2023-07-06","assessment":"improved","decision":"close","outcome":"resolved"}]},
+ {"case_kind":"ppo","subject_type":"individual","subject_name":"Hist Three","lead_agency":"HMPOL",
+  "referral_date":"2022-09-01","strand":"deter",
+  "reviews":[{"held_on":"2022-10-01","assessment":"worse","decision":"continue"}]}]}'
+bad=$(printf '%s' "$import" | sed 's/"lead_agency":"HMHA"/"lead_agency":"HMZZ"/')
+before=$(sql "SELECT count(*) FROM cdrp.cases")
+post_json council-caseworker /v1/admin/import "$import"
+assert_problem "only an administrator imports: 403" 403 forbidden
+post_json council-admin /v1/admin/import "$bad"
+assert_problem "an import with an unknown agency: 422" 422 rule_violation
+assert_eq "...naming the case and field" "cases[1].lead_agency" "$(body_field field)"
+assert_eq "...and nothing was imported" "$before" "$(sql "SELECT count(*) FROM cdrp.cases")"
+post_json council-admin /v1/admin/import "$import"
+assert_status "the import: 201" 201
+assert_eq "three cases, three reviews" "3 3" "$(body_field cases) $(body_field reviews)"
+req county-analyst GET "/v1/reports/improvement?fy=2022"
+assert_eq "the imported history in the report: 1 achieved, 2 failed" "3 1 2 33.3" \
+	"$(jget "$BODY" overall.cases) $(jget "$BODY" overall.achieved) $(jget "$BODY" overall.failed) $(jget "$BODY" overall.pct)"
+assert_eq "db: past reviews sit in closed meetings of their dates" "closed" \
+	"$(sql "SELECT string_agg(DISTINCT status, ',') FROM cdrp.meetings WHERE held_on IN ('2022-08-09', '2023-07-06', '2022-10-01')")"
+
 # --- quarterly statistics (hand-computed from the same fixtures) -------------------------
 req county-analyst GET "/v1/reports/quarterly?fy=2024&quarter=1"
 assert_status "quarterly statistics, FY 2024-25 Q1: 200" 200
 assert_eq "new cases this quarter: 3 (2 individuals, 0 areas, 1 family)" "3 2 0 1" \
 	"$(jget "$BODY" new_cases.quarter.total) $(jget "$BODY" new_cases.quarter.individuals) $(jget "$BODY" new_cases.quarter.areas) $(jget "$BODY" new_cases.quarter.families)"
-assert_eq "cases opened before the year still open: the two February ones" 2 \
+assert_eq "cases opened before the year still open: the two February ones and imported H1" 3 \
 	"$(jget "$BODY" open_from_before_year)"
 req county-analyst GET "/v1/reports/quarterly?fy=2024&quarter=3"
 assert_eq "Q3: 1 new case (an area), 4 year to date" "1 1 4" \
