@@ -69,33 +69,29 @@ BEGIN
   END IF;
 END $$;
 
--- Every case of the cohort with its result. Set-based, so its cost
--- follows the cohort (cases by partnership and referral date, reviews by
--- case), not the history.
+-- Every case of the cohort with its result. The cohort comes from the
+-- (partnership, referral_date) index and each case's reviews from the
+-- case_id index, one lookup per case: the cost follows the cohort, never
+-- the history (tests/bench/improvement_scale).
 CREATE FUNCTION cdrp.improvement_cases(p_partnership int, p_from date, p_to date, p_today date)
 RETURNS TABLE (case_id bigint, reference text, subject_type text, lead_agency text,
                referral_date date, result text, achieved_on date)
 LANGUAGE sql STABLE SET cdrp.scope = 'partnership' AS $$
-  WITH cohort AS (
-    SELECT c.id, c.reference, c.subject_type, c.lead_agency_id, c.referral_date,
-           CASE WHEN c.outcome = 'resolved' THEN (c.closed_at AT TIME ZONE 'UTC')::date END
-             AS resolved_on
-    FROM cdrp.cases c
-    WHERE c.partnership_id = p_partnership AND c.referral_date BETWEEN p_from AND p_to),
-  improved AS (
-    SELECT d.case_id, min(m.held_on) AS on_
-    FROM cohort JOIN cdrp.case_decisions d ON d.case_id = cohort.id
-    JOIN cdrp.meetings m ON m.id = d.meeting_id
-    WHERE m.held_on >= cohort.referral_date
-      AND (d.assessment = 'improved' OR (d.decision = 'close' AND d.outcome = 'resolved'))
-    GROUP BY d.case_id)
   SELECT x.id, x.reference, x.subject_type, a.code, x.referral_date,
          cdrp.improvement_result(x.referral_date, x.first_on, p_today),
          CASE WHEN x.first_on <= x.referral_date + 365 THEN x.first_on END
-  FROM (SELECT cohort.*, least(improved.on_,
-                               CASE WHEN cohort.resolved_on >= cohort.referral_date
-                                    THEN cohort.resolved_on END) AS first_on
-        FROM cohort LEFT JOIN improved ON improved.case_id = cohort.id) x
+  FROM (SELECT c.id, c.reference, c.subject_type, c.lead_agency_id, c.referral_date,
+               least((SELECT min(m.held_on)
+                      FROM cdrp.case_decisions d JOIN cdrp.meetings m ON m.id = d.meeting_id
+                      WHERE d.case_id = c.id AND m.held_on >= c.referral_date
+                        AND (d.assessment = 'improved'
+                             OR (d.decision = 'close' AND d.outcome = 'resolved'))),
+                     CASE WHEN c.outcome = 'resolved'
+                           AND (c.closed_at AT TIME ZONE 'UTC')::date >= c.referral_date
+                          THEN (c.closed_at AT TIME ZONE 'UTC')::date END) AS first_on
+        FROM cdrp.cases c
+        WHERE c.partnership_id = p_partnership
+          AND c.referral_date BETWEEN p_from AND p_to) x
   JOIN cdrp.agencies a ON a.id = x.lead_agency_id
 $$;
 
