@@ -27,9 +27,9 @@ static const char u_create[] =
     "usage: cdrp meeting create --group G --date D [--chair-agency A --chair-cn CN]\n"
     "                           [OPTIONS]\n"
     "\n"
-    "Open a meeting (chairs and administrators). The server generates its agenda:\n"
-    "new referrals, reviews due, repeat victims, overdue actions (and the PPO\n"
-    "cohort for the panel).\n"
+    "Open a meeting (chairs, caseworkers and administrators). The server\n"
+    "generates its agenda: referrals awaiting triage, reviews due, repeat\n"
+    "victims, overdue actions (and the PPO cohort for the panel).\n"
     "\n"
     "  --group G          asb_task_group or ppo_panel\n"
     "  --date D           the day it is held, YYYY-MM-DD\n"
@@ -69,14 +69,15 @@ static const char u_order[] =
     "usage: cdrp meeting order ID ITEM_ID... [OPTIONS]\n"
     "       cdrp meeting order ID --item ITEM_ID [--item ITEM_ID]... [OPTIONS]\n"
     "\n"
-    "Put the agenda of meeting ID in this order: every item id of the agenda\n"
-    "(cdrp meeting agenda ID lists them), each once.\n" TAIL;
+    "Reorder the agenda of meeting ID: the items named (by the ITEM column of\n"
+    "cdrp meeting agenda ID) come first, in the order given; the others follow\n"
+    "in their present order. Prints the agenda as it now is.\n" TAIL;
 static const char u_review[] =
     "usage: cdrp meeting review ID --case REF --assessment X --decision Y\n"
     "                           [--outcome O] [--next-review D] [--notes T]\n"
     "\n"
-    "Record the meeting's review of one case (chairs, caseworkers and PPO\n"
-    "coordinators), while meeting ID is open.\n"
+    "Record the meeting's review of one case (chairs, caseworkers and\n"
+    "administrators), while meeting ID is open.\n"
     "\n"
     "  --case REF         the case (ASB-2026-0042 or PPO-2026-0007)\n"
     "  --assessment X     improved, no_change or worse (since the referral):\n"
@@ -84,7 +85,8 @@ static const char u_review[] =
     "  --decision Y       continue, escalate, close or ppo_remove\n"
     "  --outcome O        for close: resolved, no_further_action, transferred,\n"
     "                     legal_action_concluded or other\n"
-    "  --next-review D    when the case comes back, YYYY-MM-DD\n"
+    "  --next-review D    when the case comes back, YYYY-MM-DD (default: from\n"
+    "                     the case's risk band)\n"
     "  --notes T          the minute of the discussion (no personal details\n"
     "                     beyond what the case holds)\n"
     "\n"
@@ -114,8 +116,8 @@ static const char u_decide[] =
 static const char u_close[] =
     "usage: cdrp meeting close ID [OPTIONS]\n"
     "\n"
-    "Close meeting ID (chairs and administrators): its minutes are final, and\n"
-    "attendance, agenda and reviews can no longer change (exit 80).\n" TAIL;
+    "Close meeting ID (chairs, caseworkers and administrators): its minutes are\n"
+    "final, and attendance, agenda and reviews can no longer change (exit 80).\n" TAIL;
 static const char u_minutes[] =
     "usage: cdrp meeting minutes ID [--format text|md|json] [OPTIONS]\n"
     "\n"
@@ -281,11 +283,39 @@ static const struct render_col agenda_cols[] = {
     {"CASE", "case"},  {"REFERRAL", "referral"}, {"PERSON", "person"}, {"ACTION", "action"},
 };
 
+/* The items without their null fields, so that a column no item fills
+ * (referral, person, action) is left out of the table. */
+static json_t *compact(const json_t *items)
+{
+	json_t *copy = json_deep_copy(items), *it, *v;
+	const char *key;
+	void *tmp;
+	size_t i;
+
+	json_array_foreach(copy, i, it)
+	{
+		json_object_foreach_safe(it, tmp, key, v)
+		{
+			if (json_is_null(v))
+				json_object_del(it, key);
+		}
+	}
+	return copy;
+}
+
+static void agenda_table(FILE *out, const json_t *items)
+{
+	json_t *rows = compact(items);
+
+	table(out, 2, rows ? rows : items, agenda_cols, NCOLS(agenda_cols));
+	json_decref(rows);
+}
+
 static void agenda(FILE *out, const json_t *items)
 {
 	render_section(out, "Agenda", json_array_size(items), true);
 	if (json_array_size(items) > 0)
-		table(out, 2, items, agenda_cols, NCOLS(agenda_cols));
+		agenda_table(out, items);
 }
 
 static const struct render_col review_cols[] = {
@@ -348,7 +378,7 @@ static void render_agenda(const json_t *m)
 	if (json_array_size(items) == 0)
 		puts("  (no items)");
 	else
-		table(stdout, 2, items, agenda_cols, NCOLS(agenda_cols));
+		agenda_table(stdout, items);
 }
 
 static void render_attendance(const json_t *m)
@@ -398,6 +428,11 @@ static void review_line(FILE *out, int indent, const json_t *r)
 	fputc('\n', out);
 	if (present(get(r, "notes")))
 		render_kv(out, indent + 2, "Notes", get(r, "notes"));
+	if (json_array_size(get(r, "consensus")) > 0) {
+		render_label(out, indent + 2, "Agreed by");
+		cell(out, get(r, "consensus"));
+		fputc('\n', out);
+	}
 	if (json_array_size(get(r, "actions")) > 0) {
 		fprintf(out, "%*sActions:\n", indent + 2, "");
 		table(out, indent + 4, get(r, "actions"), action_cols, NCOLS(action_cols));
@@ -427,6 +462,18 @@ static void render_decisions(const json_t *d)
 
 /* ---- building bodies from options ---- */
 
+/* A date option: the schema would name the body's field, not the option. */
+static int check_date(const struct cdrp_opts *o, const char *opt, const char *field)
+{
+	const char *v = cdrp_opt(o, opt);
+
+	if (!v || proto_valid_date(v))
+		return 0;
+	fprintf(stderr, "cdrp: invalid --%s: must be a calendar date YYYY-MM-DD (field %s)\n", opt,
+	        field);
+	return CDRP_EXIT_DATAERR;
+}
+
 static int b_create(const struct cdrp_opts *o, json_t *b)
 {
 	const char *agency = cdrp_opt(o, "chair-agency"), *cn = cdrp_opt(o, "chair-cn");
@@ -434,6 +481,8 @@ static int b_create(const struct cdrp_opts *o, json_t *b)
 	/* Half a chair would silently make the caller the chair. */
 	if (!agency != !cn)
 		return cdrp_usage_error(o->cmd, "give --chair-agency and --chair-cn together");
+	if (check_date(o, "date", "held_on"))
+		return CDRP_EXIT_DATAERR;
 	put_str(o, b, "group", "group");
 	put_str(o, b, "held_on", "date");
 	if (agency)
@@ -445,11 +494,16 @@ static int b_create(const struct cdrp_opts *o, json_t *b)
 static int b_attend(const struct cdrp_opts *o, json_t *b)
 {
 	json_t *agencies = json_array();
+	int rc;
 
 	if (!agencies)
 		return cdrp_oom();
 	json_object_set_new(b, "agencies", agencies);
-	return each_value(o, "agency", add_str, agencies);
+	if ((rc = each_value(o, "agency", add_str, agencies)) != 0)
+		return rc;
+	if (json_array_size(agencies) == 0)
+		return cdrp_usage_error(o->cmd, "--agency needs an agency code");
+	return 0;
 }
 
 static int b_item(const struct cdrp_opts *o, json_t *b)
@@ -461,6 +515,8 @@ static int b_item(const struct cdrp_opts *o, json_t *b)
 
 static int b_review(const struct cdrp_opts *o, json_t *b)
 {
+	if (check_date(o, "next-review", "next_review_on"))
+		return CDRP_EXIT_DATAERR;
 	put_str(o, b, "case", "case");
 	put_str(o, b, "assessment", "assessment");
 	put_str(o, b, "decision", "decision");
@@ -470,33 +526,15 @@ static int b_review(const struct cdrp_opts *o, json_t *b)
 	return 0;
 }
 
-static int b_decide(const struct cdrp_opts *o, json_t *b)
-{
-	struct proto_error pe = {0};
-	char *input = NULL;
-	size_t len = 0;
-	json_t *doc;
-	int rc = cdrp_read_input(o->words[1], &input, &len);
-
-	if (rc)
-		return rc;
-	doc = proto_parse_body(input, len, &pe);
-	free(input);
-	if (!doc)
-		return cdrp_invalid("decisions", &pe);
-	json_object_update(b, doc);
-	json_decref(doc);
-	return 0;
-}
-
 /* ---- writes with their own run ---- */
 
-/* Send one write of `body` (validated as `which`, or sent as it is for
- * PB_NONE) with an Idempotency-Key derived from the request and `salt`;
- * 0 with *docp set, or an exit code. */
+/* Send one write of `body` (validated as `which`, a failure reported as
+ * an invalid `what_is`; sent as it is for PB_NONE) with an Idempotency-Key derived from the request
+ * and `salt`; 0 with *docp set, or an exit code. */
 static int send_write(const struct cdrp_opts *o, struct http_client *c, const char *method,
-                      const char *path, json_t *body, enum proto_body which, const char *salt,
-                      const char *if_match, struct http_response *resp, json_t **docp)
+                      const char *path, json_t *body, enum proto_body which, const char *what_is,
+                      const char *salt, const char *if_match, struct http_response *resp,
+                      json_t **docp)
 {
 	char today[16], key[48], keyhdr[80], ifm[64];
 	const char *headers[4] = {"Content-Type: application/json", keyhdr, NULL, NULL};
@@ -509,7 +547,7 @@ static int send_write(const struct cdrp_opts *o, struct http_client *c, const ch
 	*docp = NULL;
 	cdrp_today(today);
 	if (which != PB_NONE && !proto_validate_body(which, body, today, &pe))
-		return cdrp_invalid("request", &pe);
+		return cdrp_invalid(what_is, &pe);
 	text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
 	n = strlen(method) + strlen(path) + (text ? strlen(text) : 0) + strlen(salt) + 8;
 	what = text ? malloc(n) : NULL;
@@ -609,7 +647,7 @@ static int run_order(const struct cdrp_opts *o)
 	http_response_free(&resp);
 	memset(&resp, 0, sizeof(resp));
 	snprintf(path, sizeof(path), "/v1/meetings/%s/items", id);
-	rc = send_write(o, c, "PUT", path, body, PB_AGENDA_ORDER, salt, etag, &resp, &doc);
+	rc = send_write(o, c, "PUT", path, body, PB_AGENDA_ORDER, "order", salt, etag, &resp, &doc);
 	if (!rc)
 		rc = show_answer(o, &resp, doc, render_agenda);
 out:
@@ -639,10 +677,52 @@ static int run_close(const struct cdrp_opts *o)
 	c = cdrp_connect(o, &rc);
 	if (!c)
 		goto out;
-	rc = send_write(o, c, "POST", path, body, PB_NONE, "", NULL, &resp, &doc);
+	rc = send_write(o, c, "POST", path, body, PB_NONE, "request", "", NULL, &resp, &doc);
 	if (!rc)
 		rc = show_answer(o, &resp, doc, render_meeting);
 out:
+	json_decref(doc);
+	json_decref(body);
+	http_response_free(&resp);
+	http_client_free(c);
+	return rc;
+}
+
+/* The batch is checked whole before anything is sent: the server takes
+ * all of it or none, and so does this. */
+static int run_decide(const struct cdrp_opts *o)
+{
+	struct http_response resp = {0};
+	struct http_client *c = NULL;
+	struct proto_error pe = {0};
+	json_t *body = NULL, *doc = NULL;
+	char id[24], path[64], today[16], *input = NULL;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = number_arg(o, "the meeting ID", o->words[0], id, sizeof(id))) != 0)
+		return rc;
+	if ((rc = cdrp_read_input(o->words[1], &input, &len)) != 0)
+		return rc;
+	body = proto_parse_body(input, len, &pe);
+	if (!body) {
+		rc = cdrp_invalid("decisions", &pe);
+		goto out;
+	}
+	cdrp_today(today);
+	if (!proto_validate_body(PB_DECISIONS, body, today, &pe)) {
+		rc = cdrp_invalid("decisions", &pe);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/v1/meetings/%s/decisions", id);
+	c = cdrp_connect(o, &rc);
+	if (!c)
+		goto out;
+	rc = send_write(o, c, "POST", path, body, PB_DECISIONS, "decisions", "", NULL, &resp, &doc);
+	if (!rc)
+		rc = show_answer(o, &resp, doc, render_decisions);
+out:
+	free(input);
 	json_decref(doc);
 	json_decref(body);
 	http_response_free(&resp);
@@ -690,7 +770,7 @@ static void minutes_text(const json_t *d)
 		table(out, 2, get(d, "attendance"), att_cols, NCOLS(att_cols));
 	render_section(out, "Agenda", json_array_size(get(d, "agenda")), true);
 	if (json_array_size(get(d, "agenda")) > 0)
-		table(out, 2, get(d, "agenda"), agenda_cols, NCOLS(agenda_cols));
+		agenda_table(out, get(d, "agenda"));
 	render_section(out, "Reviews", json_array_size(reviews), true);
 	if (json_array_size(reviews) == 0)
 		return;
@@ -804,7 +884,10 @@ static void minutes_md(const json_t *d)
 	{
 		fprintf(out, "%zu. ", i + 1);
 		md(out, get(it, "title"));
-		if (present(get(it, "case"))) {
+		/* "Review ASB-2026-0042 (risk standard)" names its case already */
+		if (json_is_string(get(it, "case")) && json_is_string(get(it, "title")) &&
+		    !strstr(json_string_value(get(it, "title")),
+		            json_string_value(get(it, "case")))) {
 			fputs(" (", out);
 			md(out, get(it, "case"));
 			fputc(')', out);
@@ -1239,9 +1322,7 @@ const struct cdrp_command cdrp_meeting_cmds[] = {
      .render = render_review},
     {"meeting", "decide", "meeting decide ID FILE|-",
      "record many reviews from a file, all or none", u_decide,
-     ARGS(2, 2, "a meeting ID and a FILE (or - for stdin)"), .id_kind = CDRP_ID_NUMBER, .opts = "",
-     .method = "POST", .path = "/v1/meetings/{id}/decisions", .body = PB_DECISIONS,
-     .build = b_decide, .render = render_decisions},
+     ARGS(2, 2, "a meeting ID and a FILE (or - for stdin)"), .opts = "", .run = run_decide},
     {"meeting", "close", "meeting close ID", "close a meeting: the minutes are final", u_close,
      ARGS(1, 1, "a meeting ID"), .opts = "", .run = run_close},
     {"meeting", "minutes", "meeting minutes ID", "the minutes (text, Markdown or JSON)", u_minutes,
