@@ -170,6 +170,9 @@ static const struct cdrp_command *cdrp_command_at(size_t i)
 	if (i < cdrp_meeting_ncmds)
 		return &cdrp_meeting_cmds[i];
 	i -= cdrp_meeting_ncmds;
+	if (i < cdrp_report_ncmds)
+		return &cdrp_report_cmds[i];
+	i -= cdrp_report_ncmds;
 	return i < cdrp_admin_ncmds ? &cdrp_admin_cmds[i] : NULL;
 }
 

@@ -119,6 +119,9 @@ extern const size_t cdrp_admin_ncmds;
 /* Meetings and the improvement report (meeting.c). */
 extern const struct cdrp_command cdrp_meeting_cmds[];
 extern const size_t cdrp_meeting_ncmds;
+/* The quarterly report (report.c). */
+extern const struct cdrp_command cdrp_report_cmds[];
+extern const size_t cdrp_report_ncmds;
 
 /* Options given for the command: the last value (NULL if absent; "" for
  * a flag), whether a flag is set, every value of a repeatable one. */
