@@ -445,10 +445,14 @@ static const struct field quarterly_query[] = {
 };
 static const struct field *const query_schemas[PQ_COUNT] = {
     [PQ_QUARTERLY] = quarterly_query,
-    [PQ_MEETINGS] = meetings_query, [PQ_IMPROVEMENT] = improvement_query,
-    [PQ_ISAS] = isas_query,         [PQ_USERS] = users_query,
-    [PQ_SAR] = sar_query,           [PQ_CASES] = cases_query,
-    [PQ_VICTIMS] = victims_query,   [PQ_STATS] = stats_query,
+    [PQ_MEETINGS] = meetings_query,
+    [PQ_IMPROVEMENT] = improvement_query,
+    [PQ_ISAS] = isas_query,
+    [PQ_USERS] = users_query,
+    [PQ_SAR] = sar_query,
+    [PQ_CASES] = cases_query,
+    [PQ_VICTIMS] = victims_query,
+    [PQ_STATS] = stats_query,
 };
 
 static bool convert_query_value(json_t *q, json_t *out, const char *key, const struct field *f,
