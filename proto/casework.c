@@ -249,6 +249,7 @@ static const struct field review_fields[] = {
     TEXT("notes", false, 1, 4000),
     {"actions", K_ARRAY_OBJ, false, 0, 20, NULL, review_action_fields},
     {"ppo_removal", K_OBJECT, false, 0, 0, NULL, review_removal_fields},
+    {"risk", K_OBJECT, false, 0, 0, NULL, risk_fields},
     END,
 };
 static const struct field decisions_fields[] = {

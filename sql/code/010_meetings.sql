@@ -370,6 +370,14 @@ BEGIN
     END IF;
   END IF;
   cfg := cdrp.config(c.partnership_id);
+  -- A new risk assessment first: its band sets the default next review.
+  IF b ? 'risk' THEN
+    SELECT * INTO r FROM cdrp_impl.risk_assess(me, jsonb_build_object('id', c.reference,
+                                                                      'body', b->'risk'));
+    IF r.status >= 400 THEN
+      PERFORM cdrp.review_refuse(p_path || 'risk.', r.status, r.body, 'answers');
+    END IF;
+  END IF;
   INSERT INTO cdrp.case_decisions (meeting_id, case_id, assessment, decision, outcome,
                                    next_review_on, notes, user_id, at, consensus)
   VALUES (m.id, c.id, b->>'assessment', b->>'decision', b->>'outcome',

@@ -69,6 +69,27 @@ assert_eq "attendance recorded" '["HMDC", "HMHA", "HMPOL"]' "$(jget "$BODY" atte
 post_json council-chair "/v1/meetings/$mid/attendance" '{"agencies":["HMDC","HMXX"]}'
 assert_problem "an unknown agency attending: 422" 422 rule_violation
 
+# --- cadence: a high-risk case is due 14 days after its last review -----------------------
+new_case "Cadence High" asb
+high=$CASE
+high_answers='{"happened_before":false,"feel_targeted":false,"hate_motivated":true,"disabled_or_ill":true,"affecting_health":true,"afraid_at_home":true,"children_affected":false,"violence_or_threats":true,"isolated":false,"considered_moving":false}'
+meeting asb_task_group "$today"
+review "$MEETING" "$high" worse continue ",\"risk\":{\"answers\":$high_answers}"
+assert_status "a review with a new risk assessment: 201" 201
+assert_eq "db: the assessment is high" high \
+	"$(sql "SELECT band FROM cdrp.risk_assessments r JOIN cdrp.cases c ON c.id = r.case_id WHERE c.reference = '$high' ORDER BY r.id DESC LIMIT 1")"
+assert_eq "the next review defaults to 14 days (high)" "$(date -u -d '+14 days' +%F)" "$(body_field next_review_on)"
+review "$MEETING" "$std" improved continue ',"risk":{"answers":{"happened_before":true}}'
+assert_problem "a review with an incomplete questionnaire: 400, nothing recorded" 400 "$(jget "$BODY" code)"
+assert_match "...naming the field under risk" '^risk\.' "$(body_field field)"
+meeting asb_task_group "$(date -u -d '+10 days' +%F)"
+assert_not_contains "10 days later the high-risk case is not due yet" "Review $high" "$(jget "$BODY" agenda)"
+assert_contains "...the standard-risk case is (every meeting)" "Review $std (risk standard)" "$(jget "$BODY" agenda)"
+meeting asb_task_group "$(date -u -d '+15 days' +%F)"
+assert_contains "15 days later it is" "Review $high (risk high)" "$(jget "$BODY" agenda)"
+assert_eq "...reviewed before the standard-risk cases" "Review $high (risk high)" \
+	"$("$PY" -c 'import json,sys; print([i["title"] for i in json.load(open(sys.argv[1]))["agenda"] if i["kind"]=="review_due"][0])' "$BODY")"
+
 # --- reviews, batch, freezing ----------------------------------------------------------------
 
 review "$mid" "$std" no_change continue ',"notes":"Letter sent; no change yet."'
