@@ -20,6 +20,18 @@
 	"A re-run the same day with the same words is a retry: it shows the first\n"               \
 	"answer again instead of making the change twice.\n"
 
+static const char u_import[] =
+    "usage: cdrp admin import FILE|- [OPTIONS]\n"
+    "\n"
+    "Import a partnership's history (administrators), so that its reports\n"
+    "start with it: {\"cases\": [...]} as in proto/API.md \"POST\n"
+    "/v1/admin/import\" -- each case with its real referral date, lead\n"
+    "agency, closure (closed_on, outcome) and past reviews (held_on,\n"
+    "assessment, decision). Checked here first; then all or nothing: the\n"
+    "first fault refuses the whole import, naming cases[i].field (exit 65).\n"
+    "Re-running the same file is a retry, not a second import.\n"
+    "\n" TAIL;
+
 static const char u_isa_create[] =
     "usage: cdrp isa create FILE|- [OPTIONS]\n"
     "\n"
@@ -171,6 +183,43 @@ static int b_isa_create(const struct cdrp_opts *o, json_t *b)
 	json_object_update(b, doc);
 	json_decref(doc);
 	return 0;
+}
+
+/* The historical import: the whole JSON document of FILE, as is. */
+static int b_import(const struct cdrp_opts *o, json_t *b)
+{
+	struct proto_error pe = {0};
+	char *input = NULL;
+	size_t len = 0;
+	json_t *doc;
+	int rc = cdrp_read_input(o->words[0], &input, &len);
+
+	if (rc)
+		return rc;
+	doc = proto_parse_body(input, len, &pe);
+	free(input);
+	if (!doc)
+		return cdrp_invalid("import", &pe);
+	json_object_update(b, doc);
+	json_decref(doc);
+	return 0;
+}
+
+static void render_import(const json_t *doc)
+{
+	const json_t *refs = json_object_get(doc, "references");
+	size_t i;
+	const json_t *r;
+
+	printf("Imported %lld cases with %lld reviews:",
+	       (long long)json_integer_value(json_object_get(doc, "cases")),
+	       (long long)json_integer_value(json_object_get(doc, "reviews")));
+	json_array_foreach(refs, i, r)
+	{
+		fputs(" ", stdout);
+		render_safe(stdout, json_string_value(r) ? json_string_value(r) : "?");
+	}
+	fputs("\n", stdout);
 }
 
 static int b_note(const struct cdrp_opts *o, json_t *b)
@@ -346,6 +395,9 @@ const struct cdrp_command cdrp_admin_cmds[] = {
      .opts = " dry-run ", .method = "POST", .path = "/v1/admin/retention/run",
      .body = PB_RETENTION_RUN, .build = b_retention, .render = render_retention,
      .key = CDRP_KEY_DAILY, .no_key_flag = "dry-run"},
+    {"admin", "import", "admin import FILE|-", "import past cases and reviews (all or nothing)",
+     u_import, ARGS(1, 1, "a FILE (or - for stdin)"), .opts = "", .method = "POST",
+     .path = "/v1/admin/import", .body = PB_IMPORT, .build = b_import, .render = render_import},
     {"admin", "sar", "admin sar PERSON_ID", "subject access export of a person (JSON)", u_sar,
      ARGS(1, 1, "a PERSON_ID"), .opts = "", .run = run_sar},
 };

@@ -272,13 +272,30 @@ assert_eq "the imported history in the report: 1 achieved, 2 failed" "3 1 2 33.3
 	"$(jget "$BODY" overall.cases) $(jget "$BODY" overall.achieved) $(jget "$BODY" overall.failed) $(jget "$BODY" overall.pct)"
 assert_eq "db: past reviews sit in closed meetings of their dates" "closed" \
 	"$(sql "SELECT string_agg(DISTINCT status, ',') FROM cdrp.meetings WHERE held_on IN ('2022-08-09', '2023-07-06', '2022-10-01')")"
+# The same through the CLI: checked locally, then all or nothing.
+admin_cli() {
+	CLI_RC=0
+	CLI_OUT=$(timeout 60 "$CDRP_BIN/cdrp" --cert "$CDRP_PKI/council-admin.crt" \
+		--key "$CDRP_PKI/council-admin.key" "$@" 2>&1) || CLI_RC=$?
+}
+printf '{"cases":[{"case_kind":"asb","subject_type":"area","subject_name":"Hist CLI","lead_agency":"HMDC","referral_date":"2021-06-01"}]}' >"$WORK/import.json"
+printf '{"cases":[{"case_kind":"asb","subject_type":"area","subject_name":"Hist CLI","lead_agency":"HMDC","referral_date":"2021-06-01","reviews":[{"held_on":"2021-07-01","assessment":"better","decision":"continue"}]}]}' >"$WORK/bad-import.json"
+admin_cli admin import "$WORK/bad-import.json"
+assert_eq "cdrp admin import of an invalid file: exit 65" 65 "$CLI_RC"
+assert_contains "...naming the item and field" "cases[0].reviews[0].assessment" "$CLI_OUT"
+admin_cli admin import "$WORK/import.json"
+assert_eq "cdrp admin import: exit 0" 0 "$CLI_RC"
+assert_contains "...reports what it imported" "Imported 1 cases with 0 reviews" "$CLI_OUT"
+admin_cli admin import "$WORK/import.json"
+assert_eq "the same file again is a retry: exit 0" 0 "$CLI_RC"
+assert_eq "db: imported once" 1 "$(sql "SELECT count(*) FROM cdrp.cases WHERE subject_name = 'Hist CLI'")"
 
 # --- quarterly statistics (hand-computed from the same fixtures) -------------------------
 req county-analyst GET "/v1/reports/quarterly?fy=2024&quarter=1"
 assert_status "quarterly statistics, FY 2024-25 Q1: 200" 200
 assert_eq "new cases this quarter: 3 (2 individuals, 0 areas, 1 family)" "3 2 0 1" \
 	"$(jget "$BODY" new_cases.quarter.total) $(jget "$BODY" new_cases.quarter.individuals) $(jget "$BODY" new_cases.quarter.areas) $(jget "$BODY" new_cases.quarter.families)"
-assert_eq "cases opened before the year still open: the two February ones and imported H1" 3 \
+assert_eq "cases opened before the year still open: the two February ones and the two imported open ones" 4 \
 	"$(jget "$BODY" open_from_before_year)"
 req county-analyst GET "/v1/reports/quarterly?fy=2024&quarter=3"
 assert_eq "Q3: 1 new case (an area), 4 year to date" "1 1 4" \
