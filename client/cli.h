@@ -121,6 +121,8 @@ extern const struct cdrp_command cdrp_meeting_cmds[];
 extern const size_t cdrp_meeting_ncmds;
 /* The quarterly report (report.c). */
 extern const struct cdrp_command cdrp_report_cmds[];
+/* cdrp report improvement --format html: one self-contained page. */
+void report_improvement_html(const json_t *imp);
 extern const size_t cdrp_report_ncmds;
 
 /* Options given for the command: the last value (NULL if absent; "" for

@@ -131,7 +131,7 @@ static const char u_minutes[] =
     "  --format json   the server's JSON (as --json)\n" TAIL;
 static const char u_improvement[] =
     "usage: cdrp report improvement [--fy YEAR [--quarter Q] | --from D --to D]\n"
-    "                               [--list RESULT] [--format text|csv|json]\n"
+    "                               [--list RESULT] [--format text|csv|json|html]\n"
     "\n"
     "How many cases improved within 12 months of referral, against the\n"
     "partnership's target: cases referred in the window, those achieved (an\n"
@@ -150,6 +150,9 @@ static const char u_improvement[] =
     "                  quarter (with --list: the listed cases instead, as\n"
     "                  reference,subject_type,lead_agency,referral_date,result,\n"
     "                  achieved_on)\n"
+    "  --format html   one self-contained page: tables and an inline SVG chart of\n"
+    "                  the rate by quarter against the target (the chart shows\n"
+    "                  the financial year the window starts in)\n"
     "  --format json   the server's JSON (as --json)\n"
     "\n"
     "--fy and --from/--to are exclusive (exit 64).\n" TAIL;
@@ -1247,7 +1250,7 @@ static int improvement_query(const struct cdrp_opts *o, char *out, size_t outlen
 
 static int run_improvement(const struct cdrp_opts *o)
 {
-	static const char *const formats[] = {"text", "csv", "json", NULL};
+	static const char *const formats[] = {"text", "csv", "json", "html", NULL};
 	struct http_response resp = {0};
 	struct http_client *c = NULL;
 	json_t *doc = NULL;
@@ -1276,6 +1279,8 @@ static int run_improvement(const struct cdrp_opts *o)
 		rc = cdrp_print_json(doc) != 0 ? CDRP_EXIT_SOFTWARE : 0;
 	else if (fmt == 1)
 		report_csv(doc);
+	else if (fmt == 3)
+		report_improvement_html(doc);
 	else
 		report_text(doc);
 out:

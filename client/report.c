@@ -693,6 +693,79 @@ static void quarterly_html(const json_t *d, const json_t *imp, int fy)
 	free(label);
 }
 
+/* One table of improvement counts: the overall row, or one row per group
+ * (`key` names the group's field). */
+static void html_counts_table(FILE *out, const json_t *rows, const char *key, const char *title)
+{
+	static const char *const keys[] = {"cases", "achieved", "failed", "pending", "decided"};
+	size_t i;
+	const json_t *r;
+
+	fputs("<table>\n<thead><tr><th>", out);
+	html_text(out, title);
+	fputs("</th><th>Cases</th><th>Achieved</th><th>Failed</th><th>Pending</th>"
+	      "<th>Decided</th><th>Improved</th></tr></thead>\n<tbody>\n",
+	      out);
+	json_array_foreach(rows, i, r)
+	{
+		const json_t *pct = json_object_get(r, "pct");
+
+		fputs("<tr><th scope=\"row\">", out);
+		html_text(out, key ? json_string_value(json_object_get(r, key)) : "All cases");
+		fputs("</th>", out);
+		for (size_t k = 0; k < NCOLS(keys); k++)
+			fprintf(out, "<td class=\"num\">%" JSON_INTEGER_FORMAT "</td>",
+			        json_integer_value(json_object_get(r, keys[k])));
+		if (json_is_number(pct))
+			fprintf(out, "<td class=\"num\">%.1f %%</td></tr>\n",
+			        json_number_value(pct));
+		else
+			fputs("<td class=\"num\">n/a</td></tr>\n", out);
+	}
+	fputs("</tbody></table>\n", out);
+}
+
+void report_improvement_html(const json_t *imp)
+{
+	FILE *out = stdout;
+	const char *from = json_string_value(at(imp, "window.from"));
+	int y = 0, m = 0;
+	json_t *overall = json_array();
+
+	/* the chart shows the financial year the window starts in */
+	if (!from || sscanf(from, "%d-%d", &y, &m) != 2)
+		y = 2000, m = 4;
+	if (!overall)
+		return;
+	/* a copy: the overall object as a one-row table */
+	json_array_append_new(overall, json_deep_copy(at(imp, "overall")));
+	fputs("<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n"
+	      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+	      "<title>Improvement within 12 months: ",
+	      out);
+	html_text(out, json_string_value(at(imp, "window.label")));
+	fprintf(out,
+	        "</title>\n<style>\n%s</style>\n</head>\n<body>\n<header>\n<h1>"
+	        "Improvement within 12 months: ",
+	        html_style);
+	html_text(out, json_string_value(at(imp, "window.label")));
+	fprintf(out,
+	        "</h1>\n<p class=\"sub\">Cases referred %s to %s; target %.0f %%. The "
+	        "percentage is of decided cases (achieved and failed).</p>\n</header>\n<main>\n",
+	        from ? from : "?", json_string_value(at(imp, "window.to")) ?: "?",
+	        json_number_value(at(imp, "target_pct")));
+	html_counts_table(out, overall, NULL, "Overall");
+	html_counts_table(out, at(imp, "by_subject_type"), "subject_type", "Subject type");
+	html_counts_table(out, at(imp, "by_lead_agency"), "lead_agency", "Lead agency");
+	fputs("<h3>By quarter of referral</h3>\n", out);
+	html_chart(out, imp, m < 4 ? y - 1 : y);
+	html_trend_table(out, imp, m < 4 ? y - 1 : y);
+	fputs("</main>\n<footer>Aggregate figures only: no case or person is named. "
+	      "Produced by cdrp report improvement.</footer>\n</body>\n</html>\n",
+	      out);
+	json_decref(overall);
+}
+
 /* ---- the command ---- */
 
 /* --format: its index in formats (0, the default, when not given), or -1

@@ -263,6 +263,24 @@ else
 		"headless Chromium renders the HTML report: run deploy/install-deps as root (Debian package chromium)"
 fi
 
+# --- the improvement report as HTML -------------------------------------------------------------
+
+cli report improvement --fy $FY --format html
+assert_rc "report improvement --format html: exit 0" 0
+IMP=$WORK/improvement.html
+cp "$OUT" "$IMP"
+assert_eq "improvement html: no src=, href=, http or <link>/<script>" 0 \
+	"$(grep -Eic '(src|href)[[:space:]]*=|https?:|<(link|script)[[:space:]>]' "$IMP")"
+assert_contains "improvement html: the chart" '<svg id="improvement-chart"' "$(cat "$IMP")"
+assert_contains "improvement html: by subject type" "Subject type" "$(cat "$IMP")"
+if [[ -x $CHROMIUM ]]; then
+	chrome --dump-dom "file://$IMP" >"$WORK/imp-dom.html" 2>"$WORK/imp-dom.err"
+	assert_eq "chromium renders the improvement page: exit 0" 0 "$?"
+	assert_contains "...with its chart in the DOM" '<svg id="improvement-chart"' "$(cat "$WORK/imp-dom.html")"
+	assert_eq "...and no console errors" "" \
+		"$(grep -hE 'Uncaught|ERROR:CONSOLE|Failed to load|net::ERR_' "$WORK/imp-dom.err")"
+fi
+
 # --- usage errors -------------------------------------------------------------------------------
 
 cli report quarterly --quarter 2
