@@ -166,7 +166,9 @@ static void put_str(const struct cdrp_opts *o, json_t *body, const char *key, co
 		json_object_set_new(body, key, json_string(v));
 }
 
-static int b_isa_create(const struct cdrp_opts *o, json_t *b)
+/* A request body that is the JSON document of FILE (or stdin), as is;
+ * `what` names it in errors. */
+static int body_from_file(const struct cdrp_opts *o, json_t *b, const char *what)
 {
 	struct proto_error pe = {0};
 	char *input = NULL;
@@ -179,30 +181,21 @@ static int b_isa_create(const struct cdrp_opts *o, json_t *b)
 	doc = proto_parse_body(input, len, &pe);
 	free(input);
 	if (!doc)
-		return cdrp_invalid("agreement", &pe);
+		return cdrp_invalid(what, &pe);
 	json_object_update(b, doc);
 	json_decref(doc);
 	return 0;
 }
 
-/* The historical import: the whole JSON document of FILE, as is. */
+static int b_isa_create(const struct cdrp_opts *o, json_t *b)
+{
+	return body_from_file(o, b, "agreement");
+}
+
+/* The historical import. */
 static int b_import(const struct cdrp_opts *o, json_t *b)
 {
-	struct proto_error pe = {0};
-	char *input = NULL;
-	size_t len = 0;
-	json_t *doc;
-	int rc = cdrp_read_input(o->words[0], &input, &len);
-
-	if (rc)
-		return rc;
-	doc = proto_parse_body(input, len, &pe);
-	free(input);
-	if (!doc)
-		return cdrp_invalid("import", &pe);
-	json_object_update(b, doc);
-	json_decref(doc);
-	return 0;
+	return body_from_file(o, b, "import");
 }
 
 static void render_import(const json_t *doc)
