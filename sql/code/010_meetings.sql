@@ -408,6 +408,11 @@ BEGIN
     IF r.status >= 400 THEN
       PERFORM cdrp.review_refuse(p_path, r.status, r.body, 'decision');
     END IF;
+    -- Minutes recorded after the day: the case closed at the meeting.
+    IF m.held_on < cdrp.today() THEN
+      UPDATE cdrp.cases SET closed_at = (m.held_on + time '12:00') AT TIME ZONE 'UTC'
+      WHERE id = c.id;
+    END IF;
   ELSIF b->>'decision' = 'ppo_remove' THEN
     SELECT * INTO r FROM cdrp_impl.case_ppo_removal(me, jsonb_build_object('id', c.reference,
       'if_match', (SELECT version FROM cdrp.cases WHERE id = c.id),

@@ -206,6 +206,8 @@ review "$m3" "$D" no_change continue
 meeting asb_task_group 2025-04-03; m4=$MEETING
 review "$m4" "$B" improved continue
 assert_status "setup: the reviews of the cohort" 201
+assert_eq "a case closed at a past meeting is closed on the meeting's date" 2024-11-01 \
+	"$(sql "SELECT (closed_at AT TIME ZONE 'UTC')::date FROM cdrp.cases WHERE reference = '$C'")"
 
 req county-analyst GET "/v1/reports/improvement?fy=2024"
 assert_status "the analyst reads the improvement report: 200" 200
