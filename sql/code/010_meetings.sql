@@ -132,8 +132,18 @@ LANGUAGE sql STABLE AS $$
   FROM cdrp.cases c WHERE c.id = d.case_id
 $$;
 
+-- May the caller see this agenda item? Only if it may read its case or
+-- its referral.
+CREATE FUNCTION cdrp.meeting_item_visible(i cdrp.meeting_items, me cdrp.caller) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+  SELECT (i.case_id IS NULL OR cdrp.case_readable(i.case_id, me.agency_id, me.roles))
+     AND (i.referral_id IS NULL
+          OR coalesce((SELECT cdrp.referral_visible(r, me.agency_id, me.partnership_id, me.roles)
+                       FROM cdrp.referrals r WHERE r.id = i.referral_id), false))
+$$;
+
 -- A meeting as the caller may read it: reviews and agenda items of cases
--- the caller cannot read are left out.
+-- or referrals the caller cannot read are left out.
 CREATE FUNCTION cdrp.meeting_json(p_meeting bigint, me cdrp.caller) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
   SELECT jsonb_build_object(
@@ -149,8 +159,7 @@ LANGUAGE sql STABLE AS $$
                  'referral', i.referral_id, 'person', i.person_id, 'action', i.action_id)
                  ORDER BY i.position, i.id), '[]')
                FROM cdrp.meeting_items i
-               WHERE i.meeting_id = m.id
-                 AND (i.case_id IS NULL OR cdrp.case_readable(i.case_id, me.agency_id, me.roles))),
+               WHERE i.meeting_id = m.id AND cdrp.meeting_item_visible(i, me)),
     'reviews', (SELECT coalesce(jsonb_agg(cdrp.review_json(d) ORDER BY d.id), '[]')
                 FROM cdrp.case_decisions d
                 WHERE d.meeting_id = m.id
@@ -213,8 +222,11 @@ BEGIN
   SELECT jsonb_build_object('items', coalesce(jsonb_agg(jsonb_build_object(
            'id', m.id, 'group', m.group_kind, 'held_on', m.held_on, 'status', m.status,
            'chair', cdrp.user_json(m.chair_user_id),
-           'items', (SELECT count(*) FROM cdrp.meeting_items WHERE meeting_id = m.id),
-           'reviews', (SELECT count(*) FROM cdrp.case_decisions WHERE meeting_id = m.id))
+           -- what this caller may see of them
+           'items', (SELECT count(*) FROM cdrp.meeting_items i
+                     WHERE i.meeting_id = m.id AND cdrp.meeting_item_visible(i, me)),
+           'reviews', (SELECT count(*) FROM cdrp.case_decisions d WHERE d.meeting_id = m.id
+                       AND cdrp.case_readable(d.case_id, me.agency_id, me.roles)))
            ORDER BY m.held_on DESC, m.id DESC), '[]'))
   INTO body
   FROM cdrp.meetings m

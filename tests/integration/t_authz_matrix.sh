@@ -13,7 +13,14 @@
 # request-info, PATCH /v1/actions/{id} (If-Match) x dedicated fixtures x
 # the same four states: a write without the permission must be 403, on an
 # object the caller may not read 404, and must change nothing in the
-# database; a 2xx there is a leak. The work is done by authz_matrix.py
+# database; a 2xx there is a leak. Then meetings and reports, in every
+# state: GET /v1/meetings/{id} and .../minutes (agenda items and reviews
+# exactly those of cases the identity may read), POST
+# /v1/meetings/{id}/reviews (meeting.manage, else 403; an unreadable case
+# 422 "no such case" with no case_decisions row, as a missing one) and GET
+# /v1/reports/improvement?fy=2019 over a dedicated FY 2019 cohort (the
+# aggregates alike for every identity; list= only the readable cases). The
+# work is done by authz_matrix.py
 # (python3 standard library only), which prints its own ok / not ok lines,
 # then
 #   authz matrix: N cells checked (R reads, W writes), L leaks, D wrong denials
