@@ -162,17 +162,32 @@ CREATE FUNCTION cdrp.case_risk(p_case bigint) RETURNS jsonb LANGUAGE sql STABLE 
   ORDER BY r.assessed_at DESC, r.id DESC LIMIT 1
 $$;
 
--- Next review: the latest assessment's date plus its band's cadence; with
--- no assessment, the opening date plus the standard cadence.
+-- Next review: for standard risk, the group's next scheduled meeting if
+-- there is one (standard cases are reviewed at every monthly meeting);
+-- otherwise the date the latest meeting review set, when it is not older
+-- than the latest assessment; otherwise the latest assessment's date plus
+-- its band's cadence; with no assessment, the opening date plus the
+-- standard cadence.
 CREATE FUNCTION cdrp.case_next_review(p_case bigint) RETURNS date LANGUAGE sql STABLE AS $$
+  WITH c AS (SELECT * FROM cdrp.cases WHERE id = p_case),
+  ra AS (SELECT r.assessed_at, r.band FROM cdrp.risk_assessments r WHERE r.case_id = p_case
+         ORDER BY r.assessed_at DESC, r.id DESC LIMIT 1),
+  rv AS (SELECT d.next_review_on, d.at
+         FROM cdrp.case_decisions d JOIN cdrp.meetings m ON m.id = d.meeting_id
+         WHERE d.case_id = p_case ORDER BY m.held_on DESC, d.id DESC LIMIT 1)
   SELECT coalesce(
-    (SELECT cdrp.next_review_date((r.assessed_at AT TIME ZONE 'UTC')::date, r.band,
-                                  cdrp.case_config(p_case))
-     FROM cdrp.risk_assessments r WHERE r.case_id = p_case
-     ORDER BY r.assessed_at DESC, r.id DESC LIMIT 1),
+    CASE WHEN coalesce((SELECT band FROM ra), 'standard') = 'standard' THEN
+      (SELECT min(m.held_on) FROM cdrp.meetings m, c
+       WHERE m.partnership_id = c.partnership_id AND m.status = 'open'
+         AND m.held_on >= cdrp.today()
+         AND m.group_kind = CASE c.case_kind WHEN 'ppo' THEN 'ppo_panel' ELSE 'asb_task_group' END)
+    END,
+    (SELECT rv.next_review_on FROM rv
+     WHERE rv.at >= coalesce((SELECT assessed_at FROM ra), '-infinity'::timestamptz)),
+    (SELECT cdrp.next_review_date((ra.assessed_at AT TIME ZONE 'UTC')::date, ra.band,
+                                  cdrp.case_config(p_case)) FROM ra),
     (SELECT cdrp.next_review_date((c.opened_at AT TIME ZONE 'UTC')::date, 'standard',
-                                  cdrp.config(c.partnership_id))
-     FROM cdrp.cases c WHERE c.id = p_case))
+                                  cdrp.config(c.partnership_id)) FROM c))
 $$;
 
 -- Overdue: an overdue action, or the next review date before today.

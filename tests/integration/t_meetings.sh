@@ -89,6 +89,12 @@ meeting asb_task_group "$(date -u -d '+15 days' +%F)"
 assert_contains "15 days later it is" "Review $high (risk high)" "$(jget "$BODY" agenda)"
 assert_eq "...reviewed before the standard-risk cases" "Review $high (risk high)" \
 	"$("$PY" -c 'import json,sys; print([i["title"] for i in json.load(open(sys.argv[1]))["agenda"] if i["kind"]=="review_due"][0])' "$BODY")"
+req council-caseworker GET "/v1/cases/$std"
+assert_eq "a standard-risk case's next review is the next scheduled meeting" "$today" \
+	"$(body_field next_review_on)"
+req council-caseworker GET "/v1/cases/$high"
+assert_eq "a high-risk case's next review is the one its review set" \
+	"$(date -u -d '+14 days' +%F)" "$(body_field next_review_on)"
 
 # --- reviews, batch, freezing ----------------------------------------------------------------
 
