@@ -164,22 +164,6 @@ static const json_t *get(const json_t *o, const char *key)
 	return json_object_get(o, key);
 }
 
-/* A value inline (one line, safe). */
-static void cell(FILE *out, const json_t *v)
-{
-	char *c = render_cell(v);
-
-	fputs(c ? c : "(out of memory)", out);
-	free(c);
-}
-
-static void table(FILE *out, int indent, const json_t *items, const struct render_col *cols,
-                  size_t ncols)
-{
-	if (render_table_cols(out, indent, items, cols, ncols) != 0)
-		fputs("(out of memory)\n", out);
-}
-
 static bool present(const json_t *v)
 {
 	return v && !json_is_null(v);
@@ -203,7 +187,7 @@ static void group_cell(FILE *out, const json_t *g)
 	if (name)
 		fputs(name, out);
 	else
-		cell(out, g);
+		render_cell_out(out, g);
 }
 
 /* A positive number that fits the server's bigint, without leading
@@ -271,13 +255,13 @@ static int add_item(const struct cdrp_opts *o, const char *v, json_t *arr)
 static void meeting_title(FILE *out, const char *prefix, const json_t *m)
 {
 	fputs(prefix, out);
-	cell(out, get(m, "id"));
+	render_cell_out(out, get(m, "id"));
 	fputs(": ", out);
 	group_cell(out, get(m, "group"));
 	fputs(" on ", out);
-	cell(out, get(m, "held_on"));
+	render_cell_out(out, get(m, "held_on"));
 	fputs(" (", out);
-	cell(out, get(m, "status"));
+	render_cell_out(out, get(m, "status"));
 	fputs(")\n", out);
 }
 
@@ -310,7 +294,7 @@ static void agenda_table(FILE *out, const json_t *items)
 {
 	json_t *rows = compact(items);
 
-	table(out, 2, rows ? rows : items, agenda_cols, NCOLS(agenda_cols));
+	render_table_out(out, 2, rows ? rows : items, agenda_cols, NCOLS(agenda_cols));
 	json_decref(rows);
 }
 
@@ -349,7 +333,7 @@ static void reviews_table(FILE *out, const json_t *reviews)
 
 	render_section(out, "Reviews", json_array_size(reviews), true);
 	if (json_array_size(reviews) > 0)
-		table(out, 2, rows ? rows : reviews, review_cols, NCOLS(review_cols));
+		render_table_out(out, 2, rows ? rows : reviews, review_cols, NCOLS(review_cols));
 	json_decref(rows);
 }
 
@@ -362,10 +346,10 @@ static void render_meeting(const json_t *m)
 	render_kv(out, 2, "Held on", get(m, "held_on"));
 	render_kv(out, 2, "Status", get(m, "status"));
 	render_label(out, 2, "Chair");
-	cell(out, get(m, "chair"));
+	render_cell_out(out, get(m, "chair"));
 	fputc('\n', out);
 	render_label(out, 2, "Attendance");
-	cell(out, get(m, "attendance"));
+	render_cell_out(out, get(m, "attendance"));
 	fputc('\n', out);
 	if (get(m, "version"))
 		render_kv(out, 2, "Version", get(m, "version"));
@@ -388,7 +372,7 @@ static void render_attendance(const json_t *m)
 {
 	meeting_title(stdout, "Meeting ", m);
 	render_label(stdout, 2, "Attendance");
-	cell(stdout, get(m, "attendance"));
+	render_cell_out(stdout, get(m, "attendance"));
 	fputc('\n', stdout);
 }
 
@@ -399,7 +383,7 @@ static const struct render_col meeting_cols[] = {
 
 static void render_meetings(const json_t *list)
 {
-	table(stdout, 0, get(list, "items"), meeting_cols, NCOLS(meeting_cols));
+	render_table_out(stdout, 0, get(list, "items"), meeting_cols, NCOLS(meeting_cols));
 }
 
 static const struct render_col action_cols[] = {
@@ -411,34 +395,35 @@ static void review_line(FILE *out, int indent, const json_t *r)
 	fprintf(out, "%*s", indent, "");
 	if (get(r, "id")) {
 		fputs("Review ", out);
-		cell(out, get(r, "id"));
+		render_cell_out(out, get(r, "id"));
 		fputs(" of ", out);
 	}
-	cell(out, get(r, "case"));
+	render_cell_out(out, get(r, "case"));
 	fputs(": ", out);
-	cell(out, get(r, "assessment"));
+	render_cell_out(out, get(r, "assessment"));
 	fputs(", ", out);
-	cell(out, get(r, "decision"));
+	render_cell_out(out, get(r, "decision"));
 	if (present(get(r, "outcome"))) {
 		fputs(" (", out);
-		cell(out, get(r, "outcome"));
+		render_cell_out(out, get(r, "outcome"));
 		fputc(')', out);
 	}
 	if (present(get(r, "next_review_on"))) {
 		fputs("; next review ", out);
-		cell(out, get(r, "next_review_on"));
+		render_cell_out(out, get(r, "next_review_on"));
 	}
 	fputc('\n', out);
 	if (present(get(r, "notes")))
 		render_kv(out, indent + 2, "Notes", get(r, "notes"));
 	if (json_array_size(get(r, "consensus")) > 0) {
 		render_label(out, indent + 2, "Agreed by");
-		cell(out, get(r, "consensus"));
+		render_cell_out(out, get(r, "consensus"));
 		fputc('\n', out);
 	}
 	if (json_array_size(get(r, "actions")) > 0) {
 		fprintf(out, "%*sActions:\n", indent + 2, "");
-		table(out, indent + 4, get(r, "actions"), action_cols, NCOLS(action_cols));
+		render_table_out(out, indent + 4, get(r, "actions"), action_cols,
+		                 NCOLS(action_cols));
 	}
 }
 
@@ -454,7 +439,7 @@ static void render_decisions(const json_t *d)
 	size_t i;
 
 	fputs("Meeting ", stdout);
-	cell(stdout, get(d, "meeting"));
+	render_cell_out(stdout, get(d, "meeting"));
 	printf(": %zu review%s recorded\n", json_array_size(reviews),
 	       json_array_size(reviews) == 1 ? "" : "s");
 	json_array_foreach(reviews, i, r)
@@ -755,14 +740,14 @@ static void minutes_text(const json_t *d)
 	bool any = false;
 
 	fputs("Minutes of meeting ", out);
-	cell(out, get(m, "id"));
+	render_cell_out(out, get(m, "id"));
 	fputs(": ", out);
 	group_cell(out, get(m, "group"));
 	fputs(", ", out);
-	cell(out, get(m, "held_on"));
+	render_cell_out(out, get(m, "held_on"));
 	fputc('\n', out);
 	render_label(out, 2, "Chair");
-	cell(out, get(m, "chair"));
+	render_cell_out(out, get(m, "chair"));
 	fputc('\n', out);
 	render_kv(out, 2, "Status", get(m, "status"));
 	if (present(get(m, "closed_at")))
@@ -770,14 +755,14 @@ static void minutes_text(const json_t *d)
 
 	render_section(out, "Attendance", json_array_size(get(d, "attendance")), true);
 	if (json_array_size(get(d, "attendance")) > 0)
-		table(out, 2, get(d, "attendance"), att_cols, NCOLS(att_cols));
+		render_table_out(out, 2, get(d, "attendance"), att_cols, NCOLS(att_cols));
 	render_section(out, "Agenda", json_array_size(get(d, "agenda")), true);
 	if (json_array_size(get(d, "agenda")) > 0)
 		agenda_table(out, get(d, "agenda"));
 	render_section(out, "Reviews", json_array_size(reviews), true);
 	if (json_array_size(reviews) == 0)
 		return;
-	table(out, 2, reviews, rev_cols, NCOLS(rev_cols));
+	render_table_out(out, 2, reviews, rev_cols, NCOLS(rev_cols));
 	json_array_foreach(reviews, i, r)
 	{
 		if (!present(get(r, "notes")) && json_array_size(get(r, "actions")) == 0)
@@ -786,13 +771,14 @@ static void minutes_text(const json_t *d)
 			render_section(out, "Notes and actions", 0, false);
 		any = true;
 		fputs("  ", out);
-		cell(out, get(r, "case"));
+		render_cell_out(out, get(r, "case"));
 		fputc('\n', out);
 		if (present(get(r, "notes")))
 			render_kv(out, 4, "Notes", get(r, "notes"));
 		if (json_array_size(get(r, "actions")) > 0) {
 			fputs("    Actions:\n", out);
-			table(out, 6, get(r, "actions"), action_cols, NCOLS(action_cols));
+			render_table_out(out, 6, get(r, "actions"), action_cols,
+			                 NCOLS(action_cols));
 		}
 	}
 }
@@ -1066,7 +1052,7 @@ static void report_table(FILE *out, const char *title, const json_t *groups, con
 
 	render_section(out, title, json_array_size(groups), true);
 	if (json_array_size(groups) > 0)
-		table(out, 2, rows ? rows : groups, cols, NCOLS(cols));
+		render_table_out(out, 2, rows ? rows : groups, cols, NCOLS(cols));
 	json_decref(rows);
 }
 
@@ -1082,11 +1068,11 @@ static void report_text(const json_t *d)
 
 	overall_line(out, d);
 	fputs("Window: ", out);
-	cell(out, get(w, "label"));
+	render_cell_out(out, get(w, "label"));
 	fputs(" (", out);
-	cell(out, get(w, "from"));
+	render_cell_out(out, get(w, "from"));
 	fputs(" to ", out);
-	cell(out, get(w, "to"));
+	render_cell_out(out, get(w, "to"));
 	fputs("); cases referred in the window, improvement within 12 months of "
 	      "referral\n",
 	      out);
@@ -1097,7 +1083,7 @@ static void report_text(const json_t *d)
 	if (json_is_array(get(d, "cases"))) {
 		render_section(out, "Cases", json_array_size(get(d, "cases")), true);
 		if (json_array_size(get(d, "cases")) > 0)
-			table(out, 2, get(d, "cases"), case_cols, NCOLS(case_cols));
+			render_table_out(out, 2, get(d, "cases"), case_cols, NCOLS(case_cols));
 	}
 }
 

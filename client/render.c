@@ -433,3 +433,18 @@ int render_table(FILE *out, const json_t *items)
 	return render_table_cols(out, 0, items, render_referral_cols,
 	                         sizeof(render_referral_cols) / sizeof(render_referral_cols[0]));
 }
+
+void render_cell_out(FILE *out, const json_t *v)
+{
+	char *c = render_cell(v);
+
+	fputs(c ? c : "(out of memory)", out);
+	free(c);
+}
+
+void render_table_out(FILE *out, int indent, const json_t *items, const struct render_col *cols,
+                      size_t ncols)
+{
+	if (render_table_cols(out, indent, items, cols, ncols) != 0)
+		fputs("(out of memory)\n", out);
+}

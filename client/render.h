@@ -38,6 +38,10 @@ struct render_col {
 };
 int render_table_cols(FILE *out, int indent, const json_t *items, const struct render_col *cols,
                       size_t ncols) RENDER_WUR;
+/* The same two, printed; "(out of memory)" in place of what cannot be. */
+void render_cell_out(FILE *out, const json_t *v);
+void render_table_out(FILE *out, int indent, const json_t *items, const struct render_col *cols,
+                      size_t ncols);
 
 /* A referral as returned by GET /v1/referrals/{id}, as a readable page. */
 void render_referral(FILE *out, const json_t *r);

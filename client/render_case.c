@@ -16,22 +16,6 @@ static const json_t *get(const json_t *o, const char *key)
 	return json_object_get(o, key);
 }
 
-/* A value inline (one line, safe). */
-static void cell(FILE *out, const json_t *v)
-{
-	char *c = render_cell(v);
-
-	fputs(c ? c : "(out of memory)", out);
-	free(c);
-}
-
-static void table(FILE *out, int indent, const json_t *items, const struct render_col *cols,
-                  size_t ncols)
-{
-	if (render_table_cols(out, indent, items, cols, ncols) != 0)
-		fputs("(out of memory)\n", out);
-}
-
 /* "person_id" -> "Person id" */
 static void label_of(const char *key, char *out, size_t outlen)
 {
@@ -53,7 +37,7 @@ static void object_field(FILE *out, int indent, const char *key, const json_t *v
 		render_object(out, indent + 2, v);
 	} else if (json_is_array(v) || json_is_object(v)) {
 		render_label(out, indent, label);
-		cell(out, v);
+		render_cell_out(out, v);
 		fputc('\n', out);
 	} else {
 		render_kv(out, indent, label, v);
@@ -104,12 +88,12 @@ static void prompts(FILE *out, const json_t *list)
 		if (json_is_string(detail))
 			render_value(out, 4, detail);
 		else
-			cell(out, code);
+			render_cell_out(out, code);
 		fputs(" [", out);
-		cell(out, code);
+		render_cell_out(out, code);
 		if (get(p, "person_id")) {
 			fputs(", person ", out);
-			cell(out, get(p, "person_id"));
+			render_cell_out(out, get(p, "person_id"));
 		}
 		fputs("]\n", out);
 	}
@@ -119,11 +103,11 @@ static void prompts(FILE *out, const json_t *list)
 void render_referral_decision(const json_t *r)
 {
 	fputs("Referral ", stdout);
-	cell(stdout, get(r, "reference"));
+	render_cell_out(stdout, get(r, "reference"));
 	fputs(" (id ", stdout);
-	cell(stdout, get(r, "id"));
+	render_cell_out(stdout, get(r, "id"));
 	fputs("): ", stdout);
-	cell(stdout, get(r, "status"));
+	render_cell_out(stdout, get(r, "status"));
 	fputc('\n', stdout);
 	if (get(r, "case_reference") && !json_is_null(get(r, "case_reference")))
 		render_kv(stdout, 2, "Case", get(r, "case_reference"));
@@ -137,12 +121,12 @@ void render_referral_decision(const json_t *r)
 static void case_title(FILE *out, const json_t *c)
 {
 	fputs("Case ", out);
-	cell(out, get(c, "reference"));
+	render_cell_out(out, get(c, "reference"));
 	fputs(" (id ", out);
-	cell(out, get(c, "id"));
+	render_cell_out(out, get(c, "id"));
 	if (get(c, "version")) {
 		fputs(", version ", out);
-		cell(out, get(c, "version"));
+		render_cell_out(out, get(c, "version"));
 	}
 	fputs(")\n", out);
 }
@@ -150,9 +134,9 @@ static void case_title(FILE *out, const json_t *c)
 static void case_subject(FILE *out, const json_t *c)
 {
 	render_label(out, 2, "Subject");
-	cell(out, get(c, "subject_name"));
+	render_cell_out(out, get(c, "subject_name"));
 	fputs(" (", out);
-	cell(out, get(c, "subject_type"));
+	render_cell_out(out, get(c, "subject_type"));
 	fputs(")\n", out);
 }
 
@@ -167,11 +151,11 @@ static void persons(FILE *out, const json_t *list)
 		const json_t *rep = get(p, "repeat_victim");
 
 		fputs("  ", out);
-		cell(out, get(p, "id") ? get(p, "id") : get(p, "person_id"));
+		render_cell_out(out, get(p, "id") ? get(p, "id") : get(p, "person_id"));
 		fputs("  ", out);
-		cell(out, get(p, "name"));
+		render_cell_out(out, get(p, "name"));
 		fputs(" (", out);
-		cell(out, get(p, "role"));
+		render_cell_out(out, get(p, "role"));
 		fputc(')', out);
 		if (json_is_true(get(p, "vulnerable")))
 			fputs(", vulnerable", out);
@@ -199,7 +183,7 @@ static void actions(FILE *out, const json_t *list)
 	render_section(out, "Actions", json_array_size(list), true);
 	if (json_array_size(list) == 0)
 		return;
-	table(out, 2, list, action_cols, NCOLS(action_cols));
+	render_table_out(out, 2, list, action_cols, NCOLS(action_cols));
 	json_array_foreach(list, i, a)
 	{
 		overdue += json_is_true(get(a, "overdue"));
@@ -236,10 +220,10 @@ void render_case(const json_t *c)
 	render_kv(out, 2, "Kind", get(c, "case_kind"));
 	case_subject(out, c);
 	render_label(out, 2, "Lead agency");
-	cell(out, get(c, "lead_agency"));
+	render_cell_out(out, get(c, "lead_agency"));
 	fputc('\n', out);
 	render_label(out, 2, "Caseworker");
-	cell(out, get(c, "caseworker"));
+	render_cell_out(out, get(c, "caseworker"));
 	fputc('\n', out);
 	render_kv(out, 2, "Ward", get(c, "ward"));
 	render_kv(out, 2, "Marking", get(c, "marking"));
@@ -250,7 +234,7 @@ void render_case(const json_t *c)
 	if (!json_is_null(get(c, "closed_at")) && get(c, "closed_at"))
 		render_kv(out, 2, "Closed at", get(c, "closed_at"));
 	render_label(out, 2, "Referrals");
-	cell(out, get(c, "referrals"));
+	render_cell_out(out, get(c, "referrals"));
 	fputc('\n', out);
 	render_kv(out, 2, "Next review on", get(c, "next_review_on"));
 
@@ -272,10 +256,10 @@ void render_case_change(const json_t *c)
 	if (json_is_string(get(c, "strand")))
 		render_kv(out, 2, "Strand", get(c, "strand"));
 	render_label(out, 2, "Lead agency");
-	cell(out, get(c, "lead_agency"));
+	render_cell_out(out, get(c, "lead_agency"));
 	fputc('\n', out);
 	render_label(out, 2, "Caseworker");
-	cell(out, get(c, "caseworker"));
+	render_cell_out(out, get(c, "caseworker"));
 	fputc('\n', out);
 	render_kv(out, 2, "Ward", get(c, "ward"));
 	render_kv(out, 2, "Marking", get(c, "marking"));
@@ -299,7 +283,7 @@ static const struct render_col case_cols[] = {
 
 void render_cases(const json_t *list)
 {
-	table(stdout, 0, get(list, "items"), case_cols, NCOLS(case_cols));
+	render_table_out(stdout, 0, get(list, "items"), case_cols, NCOLS(case_cols));
 }
 
 void render_history(const json_t *h)
@@ -322,20 +306,20 @@ void render_history(const json_t *h)
 
 	render_section(stdout, "Status history", json_array_size(st), true);
 	if (json_array_size(st) > 0)
-		table(stdout, 2, st, status_cols, NCOLS(status_cols));
+		render_table_out(stdout, 2, st, status_cols, NCOLS(status_cols));
 	render_section(stdout, "Strand history", json_array_size(sr), true);
 	if (json_array_size(sr) > 0)
-		table(stdout, 2, sr, strand_cols, NCOLS(strand_cols));
+		render_table_out(stdout, 2, sr, strand_cols, NCOLS(strand_cols));
 }
 
 void render_note(const json_t *n)
 {
 	fputs("Note ", stdout);
-	cell(stdout, get(n, "id"));
+	render_cell_out(stdout, get(n, "id"));
 	fputs(" by ", stdout);
-	cell(stdout, get(n, "author"));
+	render_cell_out(stdout, get(n, "author"));
 	fputs(" at ", stdout);
-	cell(stdout, get(n, "at"));
+	render_cell_out(stdout, get(n, "at"));
 	fputs("\n  ", stdout);
 	render_value(stdout, 2, get(n, "body"));
 	fputc('\n', stdout);
@@ -357,9 +341,9 @@ void render_notes(const json_t *list)
 void render_person_link(const json_t *p)
 {
 	fputs("Person ", stdout);
-	cell(stdout, get(p, "person_id"));
+	render_cell_out(stdout, get(p, "person_id"));
 	fputs(" is on the case as ", stdout);
-	cell(stdout, get(p, "role"));
+	render_cell_out(stdout, get(p, "role"));
 	fputc('\n', stdout);
 }
 
@@ -376,15 +360,16 @@ static void incident_victims(FILE *out, const json_t *v)
 		if (i)
 			fputs(", ", out);
 		if (json_is_object(p)) {
-			cell(out, get(p, "person_id") ? get(p, "person_id") : get(p, "id"));
+			render_cell_out(out,
+			                get(p, "person_id") ? get(p, "person_id") : get(p, "id"));
 			if (get(p, "name")) {
 				fputc(' ', out);
-				cell(out, get(p, "name"));
+				render_cell_out(out, get(p, "name"));
 			}
 			if (json_is_true(get(p, "repeat_victim")))
 				fputs(" (repeat victim)", out);
 		} else {
-			cell(out, p);
+			render_cell_out(out, p);
 		}
 	}
 	fputc('\n', out);
@@ -397,7 +382,7 @@ void render_incident(const json_t *i)
 	const json_t *r;
 
 	fputs("Incident ", out);
-	cell(out, get(i, "id"));
+	render_cell_out(out, get(i, "id"));
 	fputc('\n', out);
 	if (get(i, "case"))
 		render_kv(out, 2, "Case", get(i, "case"));
@@ -415,12 +400,12 @@ void render_incident(const json_t *i)
 	{
 		if (k)
 			fputs(", ", out);
-		cell(out, get(r, "agency"));
+		render_cell_out(out, get(r, "agency"));
 		fputs(" on ", out);
-		cell(out, get(r, "reported_on"));
+		render_cell_out(out, get(r, "reported_on"));
 		if (json_is_string(get(r, "external_ref"))) {
 			fputs(" (ref ", out);
-			cell(out, get(r, "external_ref"));
+			render_cell_out(out, get(r, "external_ref"));
 			fputc(')', out);
 		}
 	}
@@ -491,7 +476,7 @@ void render_incidents(const json_t *list)
 			json_decref(vics);
 		}
 	}
-	table(stdout, 0, rows, cols, NCOLS(cols));
+	render_table_out(stdout, 0, rows, cols, NCOLS(cols));
 	json_decref(rows);
 }
 
@@ -508,7 +493,7 @@ void render_victims(const json_t *list)
 	    {"BASIS", "case_review.reason"},
 	};
 
-	table(stdout, 0, get(list, "items"), cols, NCOLS(cols));
+	render_table_out(stdout, 0, get(list, "items"), cols, NCOLS(cols));
 }
 
 void render_flag(const json_t *f)
@@ -519,7 +504,7 @@ void render_flag(const json_t *f)
 	fputs("Repeat-victim flag recorded", stdout);
 	if (get(f, "person_id")) {
 		fputs(" for person ", stdout);
-		cell(stdout, get(f, "person_id"));
+		render_cell_out(stdout, get(f, "person_id"));
 		json_object_del(rest, "person_id");
 	}
 	fputc('\n', stdout);
@@ -533,7 +518,7 @@ void render_case_review_check(const json_t *cr)
 	fputs(json_is_true(get(cr, "eligible")) ? "ELIGIBLE" : "not eligible", stdout);
 	if (json_is_string(get(cr, "basis"))) {
 		fputs(" (", stdout);
-		cell(stdout, get(cr, "basis"));
+		render_cell_out(stdout, get(cr, "basis"));
 		fputc(')', stdout);
 	}
 	fputc('\n', stdout);
@@ -555,7 +540,7 @@ void render_questionnaire(const json_t *q)
 
 	render_section(stdout, "Questions", json_array_size(qs), true);
 	if (json_array_size(qs) > 0)
-		table(stdout, 2, qs, cols, NCOLS(cols));
+		render_table_out(stdout, 2, qs, cols, NCOLS(cols));
 	/* the rest (bands, thresholds) as it comes */
 	json_object_foreach((json_t *)q, key, v)
 	{
@@ -573,11 +558,11 @@ void render_questionnaire(const json_t *q)
 void render_risk(const json_t *r)
 {
 	fputs("Risk assessment ", stdout);
-	cell(stdout, get(r, "id"));
+	render_cell_out(stdout, get(r, "id"));
 	fputs(": band ", stdout);
-	cell(stdout, get(r, "band"));
+	render_cell_out(stdout, get(r, "band"));
 	fputs(", score ", stdout);
-	cell(stdout, get(r, "score"));
+	render_cell_out(stdout, get(r, "score"));
 	fputc('\n', stdout);
 	render_kv(stdout, 2, "Next review on", get(r, "next_review_on"));
 	prompts(stdout, get(r, "prompts"));
@@ -586,18 +571,18 @@ void render_risk(const json_t *r)
 void render_action(const json_t *a)
 {
 	fputs("Action ", stdout);
-	cell(stdout, get(a, "id"));
+	render_cell_out(stdout, get(a, "id"));
 	fputs(": ", stdout);
-	cell(stdout, get(a, "type"));
+	render_cell_out(stdout, get(a, "type"));
 	fputs(", stage ", stdout);
-	cell(stdout, get(a, "stage"));
+	render_cell_out(stdout, get(a, "stage"));
 	fputs(", owner ", stdout);
-	cell(stdout, get(a, "owner_agency"));
+	render_cell_out(stdout, get(a, "owner_agency"));
 	fputs(", ", stdout);
-	cell(stdout, get(a, "status"));
+	render_cell_out(stdout, get(a, "status"));
 	if (get(a, "due_on") && !json_is_null(get(a, "due_on"))) {
 		fputs(", due ", stdout);
-		cell(stdout, get(a, "due_on"));
+		render_cell_out(stdout, get(a, "due_on"));
 	}
 	if (json_is_true(get(a, "overdue")))
 		fputs("  ** OVERDUE **", stdout);
@@ -606,9 +591,9 @@ void render_action(const json_t *a)
 		render_kv(stdout, 2, "Notes", get(a, "notes"));
 	/* The version is the ETag for the next update (actions have no GET). */
 	fputs("  version ", stdout);
-	cell(stdout, get(a, "version"));
+	render_cell_out(stdout, get(a, "version"));
 	fputs("  (cdrp action update --if-match ", stdout);
-	cell(stdout, get(a, "version"));
+	render_cell_out(stdout, get(a, "version"));
 	fputs(" ...)\n", stdout);
 }
 
@@ -630,7 +615,7 @@ void render_application(const json_t *a)
 	json_t *rest = json_deep_copy(a);
 
 	fputs("Case Review application ", stdout);
-	cell(stdout, get(a, "id"));
+	render_cell_out(stdout, get(a, "id"));
 	fputc('\n', stdout);
 	json_object_del(rest, "id");
 	object_ordered(stdout, 2, rest ? rest : a, order);
@@ -657,7 +642,7 @@ void render_stats(const json_t *s)
 void render_legal_hold(const json_t *h)
 {
 	fputs("Case ", stdout);
-	cell(stdout, get(h, "case"));
+	render_cell_out(stdout, get(h, "case"));
 	fputs(": legal hold ", stdout);
 	fputs(json_is_true(get(h, "legal_hold"))    ? "on"
 	      : json_is_false(get(h, "legal_hold")) ? "off"
@@ -670,11 +655,11 @@ void render_legal_hold(const json_t *h)
 static void isa_title(FILE *out, const json_t *isa)
 {
 	fputs("Agreement ", out);
-	cell(out, get(isa, "reference"));
+	render_cell_out(out, get(isa, "reference"));
 	fputs(" (id ", out);
-	cell(out, get(isa, "id"));
+	render_cell_out(out, get(isa, "id"));
 	fputs("): ", out);
-	cell(out, get(isa, "status"));
+	render_cell_out(out, get(isa, "status"));
 	fputs(json_is_true(get(isa, "in_force")) ? ", in force" : ", not in force", out);
 	if (json_is_true(get(isa, "review_due")))
 		fputs(", ** REVIEW DUE **", out);
@@ -688,7 +673,7 @@ static void isa_parties(FILE *out, const json_t *parties)
 
 	render_section(out, "Parties", json_array_size(parties), true);
 	if (json_array_size(parties) > 0)
-		table(out, 2, parties, cols, NCOLS(cols));
+		render_table_out(out, 2, parties, cols, NCOLS(cols));
 }
 
 void render_isa(const json_t *isa)
@@ -700,7 +685,7 @@ void render_isa(const json_t *isa)
 	render_kv(out, 2, "Purpose", get(isa, "purpose"));
 	render_kv(out, 2, "Description", get(isa, "description"));
 	render_label(out, 2, "Data categories");
-	cell(out, get(isa, "data_categories"));
+	render_cell_out(out, get(isa, "data_categories"));
 	fputc('\n', out);
 	render_kv(out, 2, "Lawful basis", get(isa, "lawful_basis"));
 	render_kv(out, 2, "Marking", get(isa, "marking"));
@@ -740,19 +725,19 @@ void render_isas(const json_t *list)
 	if (json_array_size(items) == 0)
 		puts("no agreements");
 	else
-		table(stdout, 0, items, cols, NCOLS(cols));
+		render_table_out(stdout, 0, items, cols, NCOLS(cols));
 	if (json_array_size(ps) == 0)
 		return;
 	render_section(stdout, "Prompts", json_array_size(ps), true);
 	json_array_foreach(ps, i, p)
 	{
 		fputs("  ! ", stdout);
-		cell(stdout,
-		     json_is_string(get(p, "detail")) ? get(p, "detail") : get(p, "prompt"));
+		render_cell_out(stdout, json_is_string(get(p, "detail")) ? get(p, "detail")
+		                                                         : get(p, "prompt"));
 		fputs(" [", stdout);
-		cell(stdout, get(p, "prompt"));
+		render_cell_out(stdout, get(p, "prompt"));
 		fputs(", ", stdout);
-		cell(stdout, get(p, "isa"));
+		render_cell_out(stdout, get(p, "isa"));
 		fputs("]\n", stdout);
 	}
 }
@@ -765,11 +750,11 @@ static const struct render_col agency_cols[] = {
 void render_agency(const json_t *a)
 {
 	fputs("Agency ", stdout);
-	cell(stdout, get(a, "code"));
+	render_cell_out(stdout, get(a, "code"));
 	fputs(": ", stdout);
-	cell(stdout, get(a, "name"));
+	render_cell_out(stdout, get(a, "name"));
 	fputs(" (", stdout);
-	cell(stdout, get(a, "kind"));
+	render_cell_out(stdout, get(a, "kind"));
 	fputs("), ", stdout);
 	fputs(json_is_false(get(a, "active")) ? "DISABLED" : "active", stdout);
 	fputc('\n', stdout);
@@ -780,7 +765,7 @@ void render_agencies(const json_t *list)
 	if (json_array_size(get(list, "items")) == 0)
 		puts("no agencies");
 	else
-		table(stdout, 0, get(list, "items"), agency_cols, NCOLS(agency_cols));
+		render_table_out(stdout, 0, get(list, "items"), agency_cols, NCOLS(agency_cols));
 }
 
 static const struct render_col user_cols[] = {
@@ -792,11 +777,11 @@ static const struct render_col user_cols[] = {
 void render_user(const json_t *u)
 {
 	fputs("User ", stdout);
-	cell(stdout, get(u, "id"));
+	render_cell_out(stdout, get(u, "id"));
 	fputs(": ", stdout);
-	cell(stdout, get(u, "cn"));
+	render_cell_out(stdout, get(u, "cn"));
 	fputs(" (", stdout);
-	cell(stdout, get(u, "agency"));
+	render_cell_out(stdout, get(u, "agency"));
 	fputs("), ", stdout);
 	fputs(json_is_false(get(u, "active")) ? "DISABLED" : "active", stdout);
 	fputc('\n', stdout);
@@ -805,7 +790,7 @@ void render_user(const json_t *u)
 	if (json_is_array(get(u, "roles")) && json_array_size(get(u, "roles")) == 0)
 		fputs("none (registered, allowed nothing)", stdout);
 	else
-		cell(stdout, get(u, "roles"));
+		render_cell_out(stdout, get(u, "roles"));
 	fputc('\n', stdout);
 }
 
@@ -814,7 +799,7 @@ void render_users(const json_t *list)
 	if (json_array_size(get(list, "items")) == 0)
 		puts("no users");
 	else
-		table(stdout, 0, get(list, "items"), user_cols, NCOLS(user_cols));
+		render_table_out(stdout, 0, get(list, "items"), user_cols, NCOLS(user_cols));
 }
 
 void render_retention(const json_t *r)
@@ -824,11 +809,11 @@ void render_retention(const json_t *r)
 	const json_t *erased = get(r, "erased");
 
 	fputs(dry ? "Retention run (dry run): " : "Retention run: ", stdout);
-	cell(stdout, get(r, "count"));
+	render_cell_out(stdout, get(r, "count"));
 	fputs(dry ? " case(s) would be erased\n" : " case(s) erased\n", stdout);
 	if (json_array_size(erased) > 0)
-		table(stdout, 2, erased, cols, NCOLS(cols));
+		render_table_out(stdout, 2, erased, cols, NCOLS(cols));
 	render_label(stdout, 2, "Kept (legal hold)");
-	cell(stdout, get(r, "held"));
+	render_cell_out(stdout, get(r, "held"));
 	fputc('\n', stdout);
 }

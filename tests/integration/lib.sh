@@ -298,6 +298,50 @@ write_referral() {
 	referral_json "$2" "${3:-asb}" >"$1"
 }
 
+# --- the cdrp client ------------------------------------------------------------
+
+CLI=$CDRP_BIN/cdrp
+OUT=$WORK/cli.out
+ERR=$WORK/cli.err
+CLI_RC=0
+# A URL nothing listens on: a command that tried the network would exit 69.
+NOWHERE=https://127.0.0.1:9
+# With WHY set, cli_as states it with every command (--why), as
+# OFFICIAL-SENSITIVE cases need.
+WHY=
+
+# cli_as WHO ARGS...: run cdrp with the client certificate of WHO; CLI_RC,
+# stdout in $OUT, stderr in $ERR.
+cli_as() {
+	local who=$1
+	shift
+	if [[ -n $WHY ]]; then
+		set -- --why "$WHY" "$@"
+	fi
+	CLI_RC=0
+	timeout 60 "$CLI" --cert "$CDRP_PKI/$who.crt" --key "$CDRP_PKI/$who.key" "$@" \
+		>"$OUT" 2>"$ERR" </dev/null || CLI_RC=$?
+}
+
+# offline WHO ARGS...: as cli_as, but against $NOWHERE.
+offline() {
+	local who=$1
+	shift
+	cli_as "$who" --url "$NOWHERE" "$@"
+}
+
+assert_rc() { # NAME EXPECTED
+	if [[ $CLI_RC == "$2" ]]; then
+		ok "$1"
+	else
+		not_ok "$1" "expected exit $2, got $CLI_RC" "stdout: $(head -c 600 "$OUT")" \
+			"stderr: $(head -c 400 "$ERR")"
+	fi
+}
+
+out() { cat "$OUT"; }
+err() { cat "$ERR"; }
+
 # --- PostgreSQL (as the superuser, over the devstack's socket) ---------------
 
 # sql SQL: run SQL, print the result unaligned without headers.

@@ -8,11 +8,7 @@
 # shellcheck source=lib.sh source-path=SCRIPTDIR disable=SC2317  # helpers run via check()
 . "$(dirname "$0")/lib.sh"
 
-CLI=$CDRP_BIN/cdrp
 FIXTURES=$REPO/tests/integration/fixtures
-OUT=$WORK/cli.out
-ERR=$WORK/cli.err
-CLI_RC=0
 
 # cli ARGS...: run cdrp; CLI_RC, stdout in $OUT, stderr in $ERR.
 cli() {
@@ -26,15 +22,6 @@ cli_in() {
 	shift
 	CLI_RC=0
 	timeout 60 "$CLI" "$@" >"$OUT" 2>"$ERR" <"$in" || CLI_RC=$?
-}
-
-assert_rc() { # NAME EXPECTED
-	if [[ $CLI_RC == "$2" ]]; then
-		ok "$1"
-	else
-		not_ok "$1" "expected exit $2, got $CLI_RC" "stdout: $(head -c 400 "$OUT")" \
-			"stderr: $(head -c 400 "$ERR")"
-	fi
 }
 
 assert_rc_in() { # NAME "EXPECTED..."

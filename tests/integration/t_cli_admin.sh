@@ -10,46 +10,12 @@
 # shellcheck source=lib.sh source-path=SCRIPTDIR disable=SC2317  # helpers run via check()
 . "$(dirname "$0")/lib.sh"
 
-CLI=$CDRP_BIN/cdrp
-OUT=$WORK/cli.out
-ERR=$WORK/cli.err
-CLI_RC=0
-# A URL nothing listens on: a command that tried the network would exit 69.
-NOWHERE=https://127.0.0.1:9
-
-# cli_as WHO ARGS...: run cdrp with the client certificate of WHO; CLI_RC,
-# stdout in $OUT, stderr in $ERR.
-cli_as() {
-	local who=$1
-	shift
-	CLI_RC=0
-	timeout 60 "$CLI" --cert "$CDRP_PKI/$who.crt" --key "$CDRP_PKI/$who.key" "$@" \
-		>"$OUT" 2>"$ERR" </dev/null || CLI_RC=$?
-}
 
 # adm ARGS...: as the council administrator (Robin Ashby, HMDC, admin).
 adm() {
 	cli_as council-admin "$@"
 }
 
-# offline WHO ARGS...: as cli_as, but against $NOWHERE.
-offline() {
-	local who=$1
-	shift
-	cli_as "$who" --url "$NOWHERE" "$@"
-}
-
-assert_rc() { # NAME EXPECTED
-	if [[ $CLI_RC == "$2" ]]; then
-		ok "$1"
-	else
-		not_ok "$1" "expected exit $2, got $CLI_RC" "stdout: $(head -c 600 "$OUT")" \
-			"stderr: $(head -c 400 "$ERR")"
-	fi
-}
-
-out() { cat "$OUT"; }
-err() { cat "$ERR"; }
 
 # isa_json FILE REFERENCE [PURPOSE]: an agreement of HMDC and HMPOL into FILE.
 isa_json() {

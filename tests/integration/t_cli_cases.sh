@@ -9,38 +9,10 @@
 # shellcheck source=lib.sh source-path=SCRIPTDIR disable=SC2317  # helpers run via check()
 . "$(dirname "$0")/lib.sh"
 
-CLI=$CDRP_BIN/cdrp
-OUT=$WORK/cli.out
-ERR=$WORK/cli.err
-CLI_RC=0
-
-# cli_as WHO ARGS...: run cdrp with the client certificate of WHO; CLI_RC,
-# stdout in $OUT, stderr in $ERR. With WHY set, every command states it
-# (--why), as OFFICIAL-SENSITIVE cases need.
-WHY=
-cli_as() {
-	local who=$1
-	shift
-	if [[ -n $WHY ]]; then
-		set -- --why "$WHY" "$@"
-	fi
-	CLI_RC=0
-	timeout 60 "$CLI" --cert "$CDRP_PKI/$who.crt" --key "$CDRP_PKI/$who.key" "$@" \
-		>"$OUT" 2>"$ERR" </dev/null || CLI_RC=$?
-}
 
 # cw ARGS...: as the council caseworker (Sam Okafor, HMDC).
 cw() {
 	cli_as council-caseworker "$@"
-}
-
-assert_rc() { # NAME EXPECTED
-	if [[ $CLI_RC == "$2" ]]; then
-		ok "$1"
-	else
-		not_ok "$1" "expected exit $2, got $CLI_RC" "stdout: $(head -c 600 "$OUT")" \
-			"stderr: $(head -c 400 "$ERR")"
-	fi
 }
 
 assert_rc_in() { # NAME "EXPECTED..."
@@ -51,8 +23,6 @@ assert_rc_in() { # NAME "EXPECTED..."
 	fi
 }
 
-out() { cat "$OUT"; }
-err() { cat "$ERR"; }
 
 # days N: the UTC date N days from today (negative: in the past).
 days() {

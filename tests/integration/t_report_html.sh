@@ -9,10 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 
 readonly CHROMIUM=/usr/bin/chromium
-CLI=$CDRP_BIN/cdrp
-OUT=$WORK/cli.out
-ERR=$WORK/cli.err
-CLI_RC=0
 
 post_json() { # WHO PATH JSON [CURL_ARGS...]
 	local who=$1 path=$2 json=$3
@@ -55,14 +51,6 @@ cli() {
 	timeout 60 "$CLI" --cert "$CDRP_PKI/county-analyst.crt" --key "$CDRP_PKI/county-analyst.key" \
 		"$@" >"$OUT" 2>"$ERR" </dev/null || CLI_RC=$?
 }
-assert_rc() { # NAME EXPECTED
-	if [[ $CLI_RC == "$2" ]]; then
-		ok "$1"
-	else
-		not_ok "$1" "expected exit $2, got $CLI_RC" "stderr: $(head -c 400 "$ERR")"
-	fi
-}
-
 # --- fixtures: FY 2018-19, the report's quarter Q2 (2018-07-01..2018-09-30) ------------------
 # ASB cases (referral date, what happened):
 #   Q1a individual 2018-05-10  improved 2018-06-20               achieved  (Q1)
