@@ -366,6 +366,27 @@ static const struct cdrp_optdef cdrp_optdefs[] = {
     {"list", true, false},
 };
 
+int cdrp_pick_format(const struct cdrp_opts *o, const char *const *formats, int *rc)
+{
+	const char *f = cdrp_opt(o, "format");
+	char names[128] = "";
+
+	*rc = 0;
+	if (!f)
+		return 0;
+	for (int i = 0; formats[i]; i++) {
+		if (!strcmp(f, formats[i]))
+			return i;
+		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+		         i == 0           ? ""
+		         : formats[i + 1] ? ", "
+		                          : " or ",
+		         formats[i]);
+	}
+	*rc = cdrp_usage_error(o->cmd, "--format must be %s", names);
+	return -1;
+}
+
 const char *cdrp_opt(const struct cdrp_opts *o, const char *name)
 {
 	for (int i = o->ngiven - 1; i >= 0; i--)

@@ -128,6 +128,9 @@ extern const size_t cdrp_report_ncmds;
 /* Options given for the command: the last value (NULL if absent; "" for
  * a flag), whether a flag is set, every value of a repeatable one. */
 const char *cdrp_opt(const struct cdrp_opts *o, const char *name);
+/* --format: its index in the NULL-terminated `formats` (0, the default,
+ * when not given), or -1 with *rc the usage error naming them all. */
+int cdrp_pick_format(const struct cdrp_opts *o, const char *const *formats, int *rc);
 bool cdrp_flag(const struct cdrp_opts *o, const char *name);
 size_t cdrp_opt_all(const struct cdrp_opts *o, const char *name, const char **vals, size_t max);
 

@@ -932,23 +932,6 @@ static void minutes_md(const json_t *d)
 	}
 }
 
-/* --format, one of three: its index (0, the default, when not given), or
- * -1 with *rc the usage error. */
-static int pick_format(const struct cdrp_opts *o, const char *const *formats, int *rc)
-{
-	const char *f = cdrp_opt(o, "format");
-
-	*rc = 0;
-	if (!f)
-		return 0;
-	for (int i = 0; formats[i]; i++)
-		if (!strcmp(f, formats[i]))
-			return i;
-	*rc = cdrp_usage_error(o->cmd, "--format must be %s, %s or %s", formats[0], formats[1],
-	                       formats[2]);
-	return -1;
-}
-
 static int run_minutes(const struct cdrp_opts *o)
 {
 	static const char *const formats[] = {"text", "md", "json", NULL};
@@ -957,7 +940,7 @@ static int run_minutes(const struct cdrp_opts *o)
 	json_t *doc = NULL;
 	char id[24], path[80];
 	bool sent;
-	int rc, fmt = pick_format(o, formats, &rc);
+	int rc, fmt = cdrp_pick_format(o, formats, &rc);
 
 	if (fmt < 0)
 		return rc;
@@ -1242,7 +1225,7 @@ static int run_improvement(const struct cdrp_opts *o)
 	json_t *doc = NULL;
 	char query[128], path[192];
 	bool sent;
-	int rc, fmt = pick_format(o, formats, &rc);
+	int rc, fmt = cdrp_pick_format(o, formats, &rc);
 
 	if (fmt < 0)
 		return rc;

@@ -768,22 +768,6 @@ void report_improvement_html(const json_t *imp)
 
 /* ---- the command ---- */
 
-/* --format: its index in formats (0, the default, when not given), or -1
- * with *rc the usage error. */
-static int pick_format(const struct cdrp_opts *o, const char *const *formats, int *rc)
-{
-	const char *f = cdrp_opt(o, "format");
-
-	*rc = 0;
-	if (!f)
-		return 0;
-	for (int i = 0; formats[i]; i++)
-		if (!strcmp(f, formats[i]))
-			return i;
-	*rc = cdrp_usage_error(o->cmd, "--format must be text, csv, json or html");
-	return -1;
-}
-
 /* The query string from --fy and --quarter, checked here with the
  * server's own schema; 0 or a usage error. */
 static int quarterly_query(const struct cdrp_opts *o, char *out, size_t outlen)
@@ -834,7 +818,7 @@ static int run_quarterly(const struct cdrp_opts *o)
 	json_t *doc = NULL, *imp = NULL;
 	char query[64], path[128];
 	bool sent;
-	int rc, fy, fmt = pick_format(o, formats, &rc);
+	int rc, fy, fmt = cdrp_pick_format(o, formats, &rc);
 
 	if (fmt < 0)
 		return rc;

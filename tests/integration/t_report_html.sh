@@ -279,5 +279,8 @@ cli report quarterly --fy 2018 --quarter 5
 assert_rc "--quarter 5: exit 64" 64
 cli report quarterly --format pdf
 assert_rc "--format pdf: exit 64" 64
+cli report improvement --format pdf
+assert_rc "report improvement --format pdf: exit 64" 64
+assert_contains "...naming every format, html included" "text, csv, json or html" "$(cat "$ERR")"
 
 finish
