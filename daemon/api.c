@@ -135,6 +135,13 @@ static struct route routes[] = {
      false},
     {GET, "/v1/reports/quarterly", "report_quarterly", RK_GENERIC, PB_NONE, PQ_QUARTERLY, false},
     {POST, "/v1/admin/import", "admin_import", RK_GENERIC, PB_IMPORT, PQ_NONE, false},
+    /* the audit log's verifier (cdrp audit verify) */
+    {GET, "/v1/audit/checkpoint", "audit_checkpoint", RK_GENERIC, PB_NONE, PQ_NONE, false},
+    {GET, "/v1/audit/consistency", "audit_consistency", RK_GENERIC, PB_NONE,
+     PQ_AUDIT_CONSISTENCY, false},
+    {GET, "/v1/audit/inclusion", "audit_inclusion", RK_GENERIC, PB_NONE, PQ_AUDIT_INCLUSION,
+     false},
+    {GET, "/v1/audit/entries", "audit_entries", RK_GENERIC, PB_NONE, PQ_AUDIT_ENTRIES, false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 /* The one statement: cdrp_api.call. */
@@ -627,7 +634,7 @@ static bool path_match(const char *pattern, const char *path, char *out, size_t 
 
 void api_init(void)
 {
-	call_stmt = db_register("call", "SELECT status, body, replay, etag FROM cdrp_api.call("
+	call_stmt = db_register_groupable("call", "SELECT status, body, replay, etag FROM cdrp_api.call("
 	                                "$1, $2, $3, $4::jsonb, $5, $6::bytea, $7, $8)");
 }
 
@@ -666,7 +673,7 @@ static void route(struct api_req *r)
 		snprintf(r->path_id, sizeof r->path_id, "%s", id);
 		switch (rt->kind) {
 		case RK_HEALTH:
-			call_api(r, "{}", NULL, NULL);
+			call_api_json(r, json_pack("{so}", "audit", audit_health()), NULL, NULL);
 			return;
 		case RK_REFERRAL_SUBMIT:
 			post_referral(r);

@@ -1,6 +1,6 @@
 /* cdrpd.h: the daemon's subsystems and how they meet. Each block below is
  * one file with one prefix: log_ (log.c), cfg_ (config.c), tls_ (tls.c),
- * db_ (db.c), http_ (http.c), api_ (api.c). main.c wires them together. */
+ * db_ (db.c), http_ (http.c), audit_ (audit.c), api_ (api.c). main.c wires them together. */
 #ifndef CDRPD_H
 #define CDRPD_H
 
@@ -49,6 +49,13 @@ struct cfg {
 	int handshake_timeout_s;      /* connect to the end of the first request */
 	int tls_handshake_timeout_ms; /* connect to the end of the TLS handshake */
 	int request_deadline_ms;
+	int group_commit_max; /* calls sharing one transaction (1: none) */
+	/* the audit log's sealer and signed checkpoints (audit.c) */
+	char audit_signing_key[CFG_STR_MAX];     /* Ed25519 private key, PEM */
+	char audit_checkpoint_file[CFG_STR_MAX]; /* signed checkpoints, appended */
+	char audit_origin[CFG_STR_MAX];          /* the log's name in its checkpoints */
+	int audit_seal_interval_ms;
+	int audit_seal_batch;
 	enum log_level log_level;
 	bool log_syslog;
 };
@@ -111,6 +118,8 @@ void db_pool_free(struct db_pool *p);
  * unless db_cancel() was called first. Never blocks. */
 /* Register a statement before db_pool_new(); returns its id for db_call. */
 int db_register(const char *name, const char *sql);
+/* Same, for a call that may share its transaction with others (group commit). */
+int db_register_groupable(const char *name, const char *sql);
 struct db_query *db_call(struct db_pool *p, int stmt, const char *const *params, int nparams,
                          db_cb cb, void *arg) WUR;
 void db_cancel(struct db_query *q);
@@ -133,6 +142,16 @@ void http_free(struct daemon *d);
 void http_drop_handshakes(struct daemon *d);
 /* A request arrived on this connection: it is past its handshake timer. */
 void http_request_started(struct evhttp_connection *evcon);
+
+/* ---- audit.c: the audit log's sealer and signed checkpoints. */
+void audit_register(void); /* its statements; before db_pool_new() */
+/* The signing key loads and the checkpoint file verifies with it. */
+bool audit_check_config(const struct cfg *c, char *err, size_t errlen) WUR;
+/* Loads the signing key and checks the checkpoint file; starts sealing. */
+bool audit_start(struct daemon *d, char *err, size_t errlen) WUR;
+void audit_stop(void);
+/* The sealer's state for /v1/health (a new jansson object). */
+struct json_t *audit_health(void);
 
 /* ---- api.c: routes and handlers. */
 void api_init(void); /* registers the statements; before db_pool_new() */

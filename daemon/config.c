@@ -26,6 +26,10 @@ void cfg_defaults(struct cfg *c)
 	c->handshake_timeout_s = 10;
 	c->tls_handshake_timeout_ms = 3000;
 	c->request_deadline_ms = 5000;
+	c->group_commit_max = 32;
+	c->audit_seal_interval_ms = 500;
+	c->audit_seal_batch = 20000;
+	snprintf(c->audit_origin, sizeof c->audit_origin, "cdrp.invalid/audit");
 	c->log_level = LL_INFO;
 }
 
@@ -85,6 +89,9 @@ static const struct int_key int_keys[] = {
     INT_KEY(handshake_timeout_s, 1, 300),
     INT_KEY(tls_handshake_timeout_ms, 100, 60000),
     INT_KEY(request_deadline_ms, 10, 600000),
+    INT_KEY(group_commit_max, 1, 256),
+    INT_KEY(audit_seal_interval_ms, 10, 10000),
+    INT_KEY(audit_seal_batch, 100, 1000000),
 };
 struct str_key {
 	const char *name;
@@ -97,6 +104,7 @@ struct str_key {
 static const struct str_key str_keys[] = {
     STR_KEY(port_file), STR_KEY(tls_cert), STR_KEY(tls_key),          STR_KEY(tls_ca),
     STR_KEY(tls_crl),   STR_KEY(database), STR_KEY(migrate_database),
+    STR_KEY(audit_signing_key), STR_KEY(audit_checkpoint_file), STR_KEY(audit_origin),
 };
 
 static bool set_key(struct cfg *c, const char *k, const char *v, char *why, size_t whylen)
@@ -188,8 +196,10 @@ bool cfg_parse(const char *text, struct cfg *c, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	static const char *const required[] = {"tls_cert", "tls_key", "tls_ca", "tls_crl",
-	                                       "database"};
+	static const char *const required[] = {"tls_cert",          "tls_key",
+	                                       "tls_ca",            "tls_crl",
+	                                       "database",          "audit_signing_key",
+	                                       "audit_checkpoint_file"};
 	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
 		for (size_t j = 0; j < sizeof str_keys / sizeof str_keys[0]; j++) {
 			if (strcmp(str_keys[j].name, required[i]) == 0 &&

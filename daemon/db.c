@@ -2,6 +2,14 @@
  * watched by libevent, each in pipeline mode so concurrent requests never
  * wait on each other's round trips. Each request is one call of a cdrp_api
  * function (one statement, its own transaction, closed by its own sync).
+ *
+ * Group commit: calls of statements registered as groupable that queue up
+ * while every connection is busy go together, at most group_commit_max, as
+ * BEGIN, the calls, COMMIT and one sync: one transaction, one WAL flush,
+ * one round trip. Each caller is answered only after that COMMIT. If any
+ * statement of a group fails, the database rolled all of it back, so
+ * every call of the group is queued again to run alone: the failure stays
+ * with its own request and nothing is done twice.
  * A broken connection fails its in-flight calls as DB_UNAVAILABLE (the
  * caller answers 503: a call may have committed, and a retry with the same
  * Idempotency-Key is safe) and reconnects with backoff.
@@ -30,11 +38,23 @@
 #define DB_STMT_MAX      96
 #define DB_SETUP_VERSION (-1) /* the schema-version query of the setup */
 #define DB_SETUP_SESSION (-2) /* session settings, first in the setup */
+#define DB_GROUP         (-3) /* a group commit's carrier */
+/* A group is sent only to a connection with fewer batches than this in
+ * flight, so that calls queue (and group) while the database is busy. */
+#define DB_GROUP_INFLIGHT 1
 static struct {
 	char name[64];
 	char *sql;
+	bool groupable;
 } stmts[DB_STMT_MAX];
 static int nstmts;
+
+int db_register_groupable(const char *name, const char *sql)
+{
+	int id = db_register(name, sql);
+	stmts[id].groupable = true;
+	return id;
+}
 
 int db_register(const char *name, const char *sql)
 {
@@ -65,6 +85,14 @@ struct db_query {
 	PGresult *res; /* first result of the statement */
 	bool ended;    /* its results ended (a NULL from PQgetResult) */
 	bool setup;    /* an internal setup step, not a caller's query */
+	bool solo;     /* failed in a group: runs alone */
+	/* DB_GROUP: the calls sent as BEGIN, members, COMMIT; `at` is the
+	 * statement whose results come next (0 BEGIN, i member i, n+1 COMMIT). */
+	struct db_query **members;
+	int nmembers;
+	int at;
+	bool at_got; /* the statement at `at` has given a result */
+	bool failed; /* some statement of the group failed */
 };
 TAILQ_HEAD(query_list, db_query);
 
@@ -112,11 +140,18 @@ static void query_free(struct db_query *q)
 	for (int i = 0; i < q->nparams; i++)
 		free(q->params[i]);
 	PQclear(q->res);
+	free(q->members);
 	free(q);
 }
 
 static void query_finish(struct db_query *q, enum db_outcome outcome)
 {
+	if (q->stmt == DB_GROUP) { /* only when it failed as a whole */
+		for (int i = 0; i < q->nmembers; i++)
+			query_finish(q->members[i], outcome);
+		query_free(q);
+		return;
+	}
 	struct db_result r = {.outcome = outcome};
 	if (outcome == DB_DONE && q->res) {
 		if (PQresultStatus(q->res) == PGRES_TUPLES_OK && PQntuples(q->res) == 1 &&
@@ -247,7 +282,15 @@ static bool conn_send(struct db_conn *c, struct db_query *q)
 		ok = PQsendQueryParams(c->pg, c->pool->session_sql, 0, NULL, NULL, NULL, NULL, 0);
 	else if (q->setup)
 		ok = PQsendPrepare(c->pg, stmts[q->stmt].name, stmts[q->stmt].sql, 0, NULL);
-	else
+	else if (q->stmt == DB_GROUP) {
+		ok = PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+		for (int i = 0; ok && i < q->nmembers; i++) {
+			struct db_query *m = q->members[i];
+			ok = PQsendQueryPrepared(c->pg, stmts[m->stmt].name, m->nparams,
+			                         (const char *const *)m->params, NULL, NULL, 0);
+		}
+		ok = ok && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+	} else
 		ok = PQsendQueryPrepared(c->pg, stmts[q->stmt].name, q->nparams,
 		                         (const char *const *)q->params, NULL, NULL, 0);
 	if (!ok || !PQpipelineSync(c->pg))
@@ -319,6 +362,65 @@ static void setup_done(struct db_conn *c, struct db_query *q)
 	pool_dispatch(c->pool);
 }
 
+/* The group's statements ended: answer every member, or, if anything
+ * failed (and so nothing was committed), queue them all to run alone. */
+static void group_done(struct db_pool *p, struct db_query *g)
+{
+	if (!g->failed) {
+		for (int i = 0; i < g->nmembers; i++)
+			query_finish(g->members[i], DB_DONE);
+	} else {
+		log_info("db: a group of %d calls failed; running each alone", g->nmembers);
+		for (int i = g->nmembers - 1; i >= 0; i--) {
+			struct db_query *m = g->members[i];
+			PQclear(m->res);
+			m->res = NULL;
+			m->ended = false;
+			m->solo = true;
+			TAILQ_INSERT_HEAD(&p->waiting, m, link);
+			p->nwaiting++;
+		}
+		event_active(p->kick, 0, 0);
+	}
+	g->nmembers = 0;
+	query_free(g);
+}
+
+/* One result (or end of a statement's results, NULL) of a group. False
+ * when nothing more is to be read now. */
+static bool group_result(struct db_conn *c, struct db_query *g, PGresult *res)
+{
+	if (!res) {
+		if (!g->at_got || PQstatus(c->pg) == CONNECTION_BAD)
+			return false;
+		g->at++;
+		g->at_got = false;
+		return true;
+	}
+	ExecStatusType st = PQresultStatus(res);
+	if (st == PGRES_PIPELINE_SYNC) {
+		PQclear(res);
+		TAILQ_REMOVE(&c->inflight, g, link);
+		c->ninflight--;
+		group_done(c->pool, g);
+		return true;
+	}
+	g->at_got = true;
+	if (g->at >= 1 && g->at <= g->nmembers) {
+		struct db_query *m = g->members[g->at - 1];
+		if (st != PGRES_TUPLES_OK)
+			g->failed = true;
+		if (!m->res) {
+			m->res = res;
+			return true;
+		}
+	} else if (st != PGRES_COMMAND_OK) {
+		g->failed = true; /* BEGIN or COMMIT */
+	}
+	PQclear(res);
+	return true;
+}
+
 static void conn_read(struct db_conn *c)
 {
 	if (!PQconsumeInput(c->pg)) {
@@ -328,6 +430,11 @@ static void conn_read(struct db_conn *c)
 	struct db_query *q;
 	while ((q = TAILQ_FIRST(&c->inflight)) != NULL && !PQisBusy(c->pg)) {
 		PGresult *res = PQgetResult(c->pg);
+		if (q->stmt == DB_GROUP) {
+			if (!group_result(c, q, res))
+				break;
+			continue;
+		}
 		if (!res) {
 			/* The end of this statement's results; its sync follows. A
 			 * second end, or an end before any result, means nothing
@@ -438,38 +545,123 @@ int db_ready_count(const struct db_pool *p)
 	return n;
 }
 
-/* Hand waiting queries to the ready connection with the shortest pipeline. */
+static bool groupable(const struct db_query *q)
+{
+	return q->stmt >= 0 && stmts[q->stmt].groupable && !q->solo;
+}
+
+/* Takes q and the other groupable queries waiting (up to
+ * group_commit_max) off the queue: q itself when it is alone, else a
+ * group carrying them. Cancelled ones are dropped; NULL if none is left. */
+static struct db_query *take_group(struct db_pool *p, struct db_query *q)
+{
+	int max = p->cfg->group_commit_max;
+	struct db_query *g = query_new(DB_GROUP, NULL, 0), *next;
+	g->members = calloc((size_t)max, sizeof *g->members);
+	if (!g->members)
+		log_fatal("out of memory");
+	for (; q && g->nmembers < max; q = next) {
+		next = TAILQ_NEXT(q, link);
+		if (!groupable(q))
+			continue;
+		TAILQ_REMOVE(&p->waiting, q, link);
+		p->nwaiting--;
+		if (!q->cb)
+			query_free(q);
+		else
+			g->members[g->nmembers++] = q;
+	}
+	if (g->nmembers > 1)
+		return g;
+	q = g->nmembers ? g->members[0] : NULL;
+	g->nmembers = 0;
+	query_free(g);
+	return q;
+}
+
+/* The ready connection with the shortest pipeline, below `depth`. */
+static struct db_conn *pool_pick(struct db_pool *p, int depth)
+{
+	struct db_conn *best = NULL;
+	for (int i = 0; i < p->nconns; i++) {
+		struct db_conn *c = &p->conns[i];
+		if (c->state == C_READY && c->ninflight < depth &&
+		    (!best || c->ninflight < best->ninflight))
+			best = c;
+	}
+	return best;
+}
+
+/* Puts a query (a group: its members) back at the head of the queue. */
+static void requeue(struct db_pool *p, struct db_query *q)
+{
+	if (q->stmt != DB_GROUP) {
+		TAILQ_INSERT_HEAD(&p->waiting, q, link);
+		p->nwaiting++;
+		return;
+	}
+	for (int i = q->nmembers - 1; i >= 0; i--) {
+		TAILQ_INSERT_HEAD(&p->waiting, q->members[i], link);
+		p->nwaiting++;
+	}
+	q->nmembers = 0;
+	query_free(q);
+}
+
+static void pool_send(struct db_pool *p, struct db_conn *c, struct db_query *q)
+{
+	if (!conn_send(c, q)) {
+		requeue(p, q);
+		conn_down(c, "send failed");
+		return;
+	}
+	if (!conn_flush(c))
+		return;
+	/* PQflush may have read answers into libpq (when the socket was
+	 * full); the socket then stays quiet, so look at them now. */
+	if (!PQisBusy(c->pg))
+		event_active(c->io, EV_READ, 0);
+}
+
+/* Hand waiting queries to the ready connection with the shortest pipeline.
+ * Groupable ones wait, and so group, while every connection has a batch in
+ * flight; the others may pass them and use the pipelines. */
 static void pool_dispatch(struct db_pool *p)
 {
 	struct db_query *q;
 	while ((q = TAILQ_FIRST(&p->waiting)) != NULL) {
-		struct db_conn *best = NULL;
-		for (int i = 0; i < p->nconns; i++) {
-			struct db_conn *c = &p->conns[i];
-			if (c->state == C_READY && c->ninflight < p->cfg->pipeline_depth &&
-			    (!best || c->ninflight < best->ninflight))
-				best = c;
-		}
-		if (!best)
-			return;
-		TAILQ_REMOVE(&p->waiting, q, link);
-		p->nwaiting--;
 		if (!q->cb) { /* cancelled while waiting */
+			TAILQ_REMOVE(&p->waiting, q, link);
+			p->nwaiting--;
 			query_free(q);
 			continue;
 		}
-		if (!conn_send(best, q)) {
-			TAILQ_INSERT_HEAD(&p->waiting, q, link);
-			p->nwaiting++;
-			conn_down(best, "send failed");
+		bool group = groupable(q) && p->cfg->group_commit_max > 1;
+		struct db_conn *c = pool_pick(p, group ? DB_GROUP_INFLIGHT : p->cfg->pipeline_depth);
+		if (c && group) {
+			if ((q = take_group(p, q)) != NULL)
+				pool_send(p, c, q);
 			continue;
 		}
-		if (!conn_flush(best))
+		if (c) {
+			TAILQ_REMOVE(&p->waiting, q, link);
+			p->nwaiting--;
+			pool_send(p, c, q);
 			continue;
-		/* PQflush may have read answers into libpq (when the socket was
-		 * full); the socket then stays quiet, so look at them now. */
-		if (!PQisBusy(best->pg))
-			event_active(best->io, EV_READ, 0);
+		}
+		if (!group)
+			return;
+		/* The first query that is not groupable may still go. */
+		while (q && groupable(q))
+			q = TAILQ_NEXT(q, link);
+		if (!q || !(c = pool_pick(p, p->cfg->pipeline_depth)))
+			return;
+		TAILQ_REMOVE(&p->waiting, q, link);
+		p->nwaiting--;
+		if (q->cb)
+			pool_send(p, c, q);
+		else
+			query_free(q);
 	}
 }
 

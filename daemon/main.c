@@ -216,6 +216,13 @@ int main(int argc, char **argv)
 		return 78;
 	}
 	crl_report(&d, "");
+	if (!audit_check_config(&d.cfg, err, sizeof err)) {
+		fprintf(stderr, "cdrpd: %s\n", err);
+		if (d.cfg.log_syslog && !check_only)
+			log_error("cannot start: %s", err);
+		SSL_CTX_free(d.ssl_ctx);
+		return 78;
+	}
 	if (check_only) {
 		printf("cdrpd: %s is valid\n", d.cfg_path);
 		SSL_CTX_free(d.ssl_ctx);
@@ -244,7 +251,12 @@ int main(int argc, char **argv)
 		log_fatal("cannot start the CRL check timer");
 	raise_fd_limit(&d.cfg);
 	api_init();
+	audit_register();
 	d.db = db_pool_new(d.base, &d.cfg);
+	if (!audit_start(&d, err, sizeof err)) {
+		log_error("%s", err);
+		goto out;
+	}
 	if (!http_start(&d, err, sizeof err)) {
 		log_error("%s", err);
 		goto out;
@@ -257,6 +269,7 @@ int main(int argc, char **argv)
 	log_info("cdrpd stopped");
 	rc = 0;
 out:
+	audit_stop();
 	http_free(&d);
 	db_pool_free(d.db);
 	for (int i = 0; i < 3; i++)

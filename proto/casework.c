@@ -444,7 +444,32 @@ static const struct field quarterly_query[] = {
     {"quarter", K_QINT, false, 1, 4, NULL, NULL},
     END,
 };
+/* Positions in the audit log's Merkle tree (proto/API.md, "Audit
+ * transparency log"); a page of entries is at most PROTO_AUDIT_PAGE_MAX. */
+#define AUDIT_POS_MAX 1000000000000000ULL
+#define AUDIT_POS(n, req)                                                                          \
+	{                                                                                          \
+		n, K_QINT, req, 0, AUDIT_POS_MAX, NULL, NULL                                       \
+	}
+static const struct field audit_consistency_query[] = {
+    AUDIT_POS("from", true),
+    AUDIT_POS("to", true),
+    END,
+};
+static const struct field audit_inclusion_query[] = {
+    AUDIT_POS("index", true),
+    {"size", K_QINT, true, 1, AUDIT_POS_MAX, NULL, NULL},
+    END,
+};
+static const struct field audit_entries_query[] = {
+    AUDIT_POS("start", false),
+    {"count", K_QINT, false, 1, PROTO_AUDIT_PAGE_MAX, NULL, NULL},
+    END,
+};
 static const struct field *const query_schemas[PQ_COUNT] = {
+    [PQ_AUDIT_CONSISTENCY] = audit_consistency_query,
+    [PQ_AUDIT_INCLUSION] = audit_inclusion_query,
+    [PQ_AUDIT_ENTRIES] = audit_entries_query,
     [PQ_QUARTERLY] = quarterly_query,
     [PQ_MEETINGS] = meetings_query,
     [PQ_IMPROVEMENT] = improvement_query,
@@ -524,6 +549,12 @@ bool proto_validate_query(enum proto_query which, json_t *q, struct proto_error 
 		}
 		if (!convert_query_value(q, out, key, f, pe))
 			goto out;
+	}
+	for (const struct field *f = query_schemas[which]; f->name; f++) {
+		if (f->required && !json_object_get(q, f->name)) {
+			schema_fail(pe, PROTO_INVALID_PARAMETER, f->name, "is required");
+			goto out;
+		}
 	}
 	json_object_clear(q);
 	json_object_update(q, out);

@@ -13,6 +13,7 @@
 /* Named limits of the API itself (transport limits live in the config). */
 #define PROTO_IDEMPOTENCY_KEY_MAX 200
 #define PROTO_LIST_LIMIT_MAX      200
+#define PROTO_AUDIT_PAGE_MAX      1000 /* entries per GET /v1/audit/entries */
 #define PROTO_LIST_LIMIT_DEFAULT  50
 #define PROTO_FIELD_PATH_MAX      128
 
@@ -156,6 +157,9 @@ enum proto_query {
 	PQ_MEETINGS,
 	PQ_IMPROVEMENT,
 	PQ_QUARTERLY,
+	PQ_AUDIT_CONSISTENCY,
+	PQ_AUDIT_INCLUSION,
+	PQ_AUDIT_ENTRIES,
 	PQ_COUNT
 };
 bool proto_validate_query(enum proto_query which, json_t *q, struct proto_error *pe) PROTO_WUR;

@@ -108,6 +108,8 @@ LANGUAGE sql IMMUTABLE AS $$
                   'admin_user_add', 'admin_user_list', 'admin_user_disable', 'admin_user_roles',
                   'admin_retention_run', 'admin_sar', 'admin_legal_hold', 'admin_import')
       THEN 'admin'
+    WHEN p_fn IN ('audit_checkpoint', 'audit_consistency', 'audit_inclusion', 'audit_entries')
+      THEN 'audit.read'
   END
 $$;
 
@@ -128,7 +130,7 @@ LANGUAGE sql IMMUTABLE AS $$
     WHEN 'admin' THEN ARRAY['referral.read', 'referral.triage', 'case.read', 'case.write',
                             'case.ppo', 'case.contribute', 'case_review.manage',
                             'meeting.manage', 'aggregate.read', 'isa.read', 'isa.manage',
-                            'admin']
+                            'admin', 'audit.read']
     ELSE ARRAY[]::text[]
   END
 $$;
@@ -170,6 +172,13 @@ LANGUAGE sql AS $$
          set_config('cdrp.scope', 'user', true)
 $$;
 
+CREATE FUNCTION cdrp.clear_caller() RETURNS void
+LANGUAGE sql AS $$
+  SELECT set_config('cdrp.user_id', '', true), set_config('cdrp.agency_id', '', true),
+         set_config('cdrp.partnership_id', '', true), set_config('cdrp.roles', '', true),
+         set_config('cdrp.justification', '', true), set_config('cdrp.scope', '', true)
+$$;
+
 -- The endpoint function, checked to exist (p_fn comes from cdrpd's route
 -- table, never from a request).
 CREATE FUNCTION cdrp.impl_sql(p_fn text) RETURNS text LANGUAGE plpgsql STABLE AS $$
@@ -201,10 +210,14 @@ CREATE FUNCTION cdrp_api.call(p_agency text, p_cn text, p_fn text, p_args jsonb,
   p_why text DEFAULT NULL, OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE
-  me cdrp.caller := cdrp.caller(p_agency, p_cn, p_fn, p_partnership);
+  me cdrp.caller;
   perm text := cdrp.endpoint_permission(p_fn);
   k cdrp.idempotency_keys;
 BEGIN
+  -- Calls may share a transaction (cdrpd's group commit): nothing of the
+  -- previous caller's may reach this one's checks or audit rows.
+  PERFORM cdrp.clear_caller();
+  me := cdrp.caller(p_agency, p_cn, p_fn, p_partnership);
   replay := false;
   IF me IS NULL THEN
     status := 403; body := cdrp.problem('unknown_identity',
@@ -283,7 +296,9 @@ BEGIN
   body := jsonb_build_object('status', 'ok', 'database', 'ok',
                              'schema_version', cdrp.schema_version(), 'time', cdrp.utc(now()),
                              'partnership', (SELECT code FROM cdrp.partnerships
-                                             WHERE id = me.partnership_id));
+                                             WHERE id = me.partnership_id),
+                             'audit', coalesce(p_args->'audit', '{}'::jsonb)
+                                      || cdrp.audit_backlog());
 END $$;
 
 -- POST /v1/referrals (always with an Idempotency-Key: cdrpd requires it).

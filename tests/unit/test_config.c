@@ -6,7 +6,8 @@
 
 #define REQUIRED                                                                                   \
 	"tls_cert = /c.crt\ntls_key = /c.key\ntls_ca = /ca.crt\ntls_crl = /crl.pem\n"              \
-	"database = host=/run dbname=cdrp\n"
+	"database = host=/run dbname=cdrp\n"                                                     \
+	"audit_signing_key = /audit.key\naudit_checkpoint_file = /audit-checkpoints\n"
 
 static bool parse(const char *text, struct cfg *c, char *err, size_t errlen)
 {
@@ -33,6 +34,13 @@ START_TEST(defaults_and_required)
 	ck_assert(!parse("tls_cert = /c\ntls_key = /k\ntls_ca = /a\ndatabase = x\n", &c, err,
 	                 sizeof err));
 	ck_assert_str_eq(err, "missing required key 'tls_crl'");
+	/* nor is signing the audit log's checkpoints */
+	ck_assert(!parse("tls_cert = /c\ntls_key = /k\ntls_ca = /a\ntls_crl = /r\ndatabase = x\n"
+	                 "audit_checkpoint_file = /f\n",
+	                 &c, err, sizeof err));
+	ck_assert_str_eq(err, "missing required key 'audit_signing_key'");
+	ck_assert_int_eq(c.group_commit_max, 32);
+	ck_assert_int_eq(c.audit_seal_interval_ms, 500);
 }
 END_TEST
 

@@ -1,0 +1,260 @@
+#!/usr/bin/env bash
+# t_audit_log: the audit trail as a signed transparency log (issue 8), on a
+# devstack of its own (some of this breaks a log on purpose):
+#   1. writers never wait for each other or for the sealer: a transaction
+#      holding an audit row open for seconds while other requests commit,
+#      and are sealed, around it;
+#   2. the seal lag stays within its bound (1 s at the default 500 ms
+#      interval), seen in the database and in /v1/health;
+#   3. `cdrp audit verify` from the published checkpoint file: intact, and
+#      an entry's inclusion proof;
+#   4. a crash between insert and seal (cdrpd killed with rows unsealed):
+#      nothing lost, nothing sealed twice, still consistent;
+#   5. every tamper kind, by a superuser, detected and located by the
+#      verifier: edited, deleted, reordered, truncated, fully rewritten.
+. "$(dirname "$0")/lib.sh"
+
+readonly ADMIN=council-admin
+CLI=$CDRP_BIN/cdrp
+DEVSTACK=$REPO/deploy/devstack
+
+# Our own stack, in a short path (PostgreSQL's socket path must fit).
+STACK=$(mktemp -d /tmp/cdrp-al.XXXXXX)
+chmod 0755 "$STACK"
+cleanup() {
+	"$DEVSTACK" down "$STACK" >>"$WORK/devstack.log" 2>&1 || true
+	if ((FAILS == 0)); then
+		rm -rf -- "$STACK"
+	else
+		echo "# kept $STACK"
+	fi
+}
+trap cleanup EXIT
+stack_up() {
+	CDRP_BIN=$CDRP_BIN "$DEVSTACK" up "$STACK" >>"$WORK/devstack.log" 2>&1 || {
+		tail -n 20 "$WORK/devstack.log" | sed 's/^/# /'
+		return 1
+	}
+	# shellcheck source=/dev/null
+	. "$STACK/env"
+}
+stack_up || {
+	not_ok "own devstack up"
+	finish
+}
+ok "own devstack up"
+
+referral_file=$WORK/referral.json
+write_referral "$referral_file" "Alex Fenwick"
+
+verify() { # ARGS...: cdrp audit verify as the admin, against the held copy
+	cli_as "$ADMIN" audit verify --checkpoint "$HELD" --pubkey "$CDRP_AUDIT_PUBKEY" "$@"
+}
+unsealed() {
+	sql "SELECT count(*) FROM cdrp.audit_log a WHERE NOT EXISTS
+	       (SELECT 1 FROM cdrp.audit_leaf l WHERE l.audit_id = a.id)"
+}
+all_sealed() { [[ $(unsealed) == 0 ]]; }
+submit() { # N: N referrals in parallel; prints how many got 201
+	local i
+	for ((i = 0; i < $1; i++)); do
+		curl -sS --max-time 10 --cacert "$CDRP_CA" --cert "$CDRP_PKI/police-referrer.crt" \
+			--key "$CDRP_PKI/police-referrer.key" -o /dev/null -w '%{http_code}\n' \
+			-H 'Content-Type: application/json' -H "Idempotency-Key: $RUN_TAG-$RANDOM-$i-$SECONDS" \
+			--data-binary "@$referral_file" "$CDRP_URL/v1/referrals" &
+	done | grep -c '^201$'
+	wait
+}
+
+# --- 1. writers never blocked on one row -------------------------------------------------
+
+# A transaction writes an audit row and stays open for 4 s.
+long_start=$(date +%s%N)
+"$PSQL" -X -q -v ON_ERROR_STOP=1 -c "BEGIN;
+SELECT cdrp.audit(NULL, NULL, 'consult', 't_audit_long', 1);
+SELECT pg_sleep(4);
+COMMIT;" >"$WORK/long.out" 2>&1 &
+long_pid=$!
+sleep 0.5
+t0=$(date +%s%N)
+n=$(submit 20)
+t1=$(date +%s%N)
+assert_eq "20 referrals committed while a transaction holds an audit row" 20 "$n"
+check "...in under 2 s: nobody waited for it ($(((t1 - t0) / 1000000)) ms)" \
+	test $(((t1 - t0) / 1000000)) -lt 2000
+wait_for 3 all_sealed
+assert_eq "...and all of them are sealed while it is still open" 0 "$(unsealed)"
+check "...the long transaction is indeed still open" kill -0 "$long_pid"
+long_rc=0
+wait "$long_pid" || long_rc=$?
+assert_eq "the long transaction committed" 0 "$long_rc"
+wait_for 3 all_sealed
+long_leaf=$(sql "SELECT l.idx FROM cdrp.audit_leaf l JOIN cdrp.audit_log a ON a.id = l.audit_id
+  WHERE a.object_type = 't_audit_long'")
+other_max=$(sql "SELECT max(l.idx) FROM cdrp.audit_leaf l JOIN cdrp.audit_log a ON a.id = l.audit_id
+  WHERE a.object_type = 'referral' AND a.action = 'collect'")
+check "its row was sealed once it committed, after the rows that committed before it" \
+	test "${long_leaf:-0}" -gt "${other_max:-0}"
+long_ms=$((($(date +%s%N) - long_start) / 1000000))
+check "(the long transaction lasted ${long_ms} ms)" test "$long_ms" -ge 4000
+
+# --- 2. the seal lag -----------------------------------------------------------------------
+
+n=$(submit 40)
+assert_eq "40 more referrals" 40 "$n"
+wait_for 3 all_sealed
+lag=$(sql "SELECT round(extract(epoch FROM max(l.sealed_at - a.at)) * 1000)
+  FROM cdrp.audit_leaf l JOIN cdrp.audit_log a ON a.id = l.audit_id
+  WHERE a.object_type = 'referral'")
+check "every referral's audit row sealed within 1000 ms of being written (max ${lag} ms)" \
+	test "${lag:-99999}" -le 1000
+req "$ADMIN" GET /v1/health
+assert_status "health" 200
+size=$(jget audit.tree_size <"$BODY")
+assert_eq "health: the tree holds every audit row" \
+	"$(sql "SELECT count(*) FROM cdrp.audit_log WHERE id IN (SELECT audit_id FROM cdrp.audit_leaf)")" \
+	"$(sql "SELECT size FROM cdrp.audit_seal_state")"
+check "health: tree_size $size reported" test "${size:-0}" -gt 60
+hl=$(jget audit.max_seal_lag_ms <"$BODY")
+check "health: max seal lag ${hl} ms, within 1000" test "${hl:-99999}" -le 1000
+assert_eq "health: signing ok" ok "$(jget audit.signing <"$BODY")"
+check "health: unsealed backlog reported" test -n "$(jget audit.unsealed <"$BODY")"
+
+# --- 3. verify ------------------------------------------------------------------------------
+
+HELD=$WORK/held-checkpoints
+wait_for 3 test -s "$CDRP_AUDIT_CHECKPOINTS"
+cp -- "$CDRP_AUDIT_CHECKPOINTS" "$HELD"
+held_size=$(sql "SELECT max(size) FROM cdrp.audit_checkpoint")
+check "the checkpoint file holds signed notes" grep -q "^— devstack.cdrp.invalid/audit " "$HELD"
+verify
+assert_rc "verify: intact" 0
+assert_contains "verify: says intact" "intact" "$(out)"
+verify --entry 3
+assert_rc "verify --entry 3: included" 0
+n=$(submit 5)
+wait_for 3 all_sealed
+sleep 1
+verify
+assert_rc "verify after more writes: the log extends the held checkpoint" 0
+cli_as police-referrer audit verify --checkpoint "$HELD" --pubkey "$CDRP_AUDIT_PUBKEY"
+check "verify as a referrer: refused (needs audit.read)" test "$CLI_RC" -ne 0 -a "$CLI_RC" -ne 3
+openssl genpkey -algorithm ed25519 -out "$WORK/other.key" 2>/dev/null
+openssl pkey -in "$WORK/other.key" -pubout -out "$WORK/other.pub" 2>/dev/null
+cli_as "$ADMIN" audit verify --checkpoint "$HELD" --pubkey "$WORK/other.pub"
+check "verify with another key: refused" test "$CLI_RC" -ne 0
+
+# --- 4. a crash between insert and seal ------------------------------------------------------
+
+# Sealing every 10 minutes: the next rows stay unsealed until cdrpd dies.
+CDRP_SEAL_INTERVAL_MS=600000 stack_up
+sleep 1
+before=$(sql "SELECT count(*) FROM cdrp.audit_log")
+n=$(submit 10)
+assert_eq "10 referrals acknowledged" 10 "$n"
+check "their audit rows are not sealed yet" test "$(unsealed)" -ge 10
+kill -9 "$(cat "$STACK/cdrpd.pid")"
+sleep 0.5
+stack_up
+wait_for 5 all_sealed
+assert_eq "after the crash and a restart every row is sealed" 0 "$(unsealed)"
+assert_eq "...none twice, and nothing was lost" \
+	"$(sql "SELECT count(*) FROM cdrp.audit_log")" "$(sql "SELECT count(*) FROM cdrp.audit_leaf")"
+check "...including the 10" test "$(sql "SELECT count(*) FROM cdrp.audit_log")" -ge $((before + 10))
+assert_eq "...the database sees no break" "" "$(sql "SELECT cdrp.audit_verify()")"
+sleep 1
+verify
+assert_rc "...and the verifier agrees" 0
+
+# --- 5. tampering ----------------------------------------------------------------------------
+
+# A sealed entry in the middle of the log, and its position.
+pos=$((held_size / 2))
+victim=$(sql "SELECT audit_id FROM cdrp.audit_leaf WHERE idx = $pos")
+other=$(sql "SELECT audit_id FROM cdrp.audit_leaf WHERE idx = $((pos + 1))")
+su() { # SQL as a superuser with the append-only triggers off
+	"$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -c "SET session_replication_role = replica; $1"
+}
+su "CREATE TABLE public.t_saved AS SELECT * FROM cdrp.audit_log WHERE id IN ($victim, $other)"
+
+su "UPDATE cdrp.audit_log SET justification = 'nothing to see' WHERE id = $victim"
+verify
+assert_rc "an edited entry: detected (exit 3)" 3
+assert_contains "...and located: entry $pos" "entry $pos" "$(out)$(err)"
+assert_contains "...as edited" "edited" "$(out)$(err)"
+assert_contains "the database's own check sees it too" "$victim" "$(sql "SELECT cdrp.audit_verify()")"
+su "UPDATE cdrp.audit_log a SET justification = s.justification FROM public.t_saved s
+    WHERE a.id = s.id AND a.id = $victim"
+verify
+assert_rc "put back: intact again" 0
+
+su "DELETE FROM cdrp.audit_log WHERE id = $victim"
+verify
+assert_rc "a deleted entry: detected" 3
+assert_contains "...and located: entry $pos" "entry $pos" "$(out)$(err)"
+assert_contains "...as missing" "missing" "$(out)$(err)"
+su "INSERT INTO cdrp.audit_log SELECT * FROM public.t_saved WHERE id = $victim"
+verify
+assert_rc "put back: intact again" 0
+
+su "UPDATE cdrp.audit_leaf SET audit_id = -1 WHERE idx = $pos;
+    UPDATE cdrp.audit_leaf SET audit_id = $victim WHERE idx = $((pos + 1));
+    UPDATE cdrp.audit_leaf SET audit_id = $other WHERE idx = $pos"
+verify
+assert_rc "two entries swapped: detected" 3
+assert_contains "...at the first position" "entry $pos" "$(out)$(err)"
+assert_contains "...and the second" "entry $((pos + 1))" "$(out)$(err)"
+su "UPDATE cdrp.audit_leaf SET audit_id = -1 WHERE idx = $pos;
+    UPDATE cdrp.audit_leaf SET audit_id = $other WHERE idx = $((pos + 1));
+    UPDATE cdrp.audit_leaf SET audit_id = $victim WHERE idx = $pos"
+verify
+assert_rc "put back: intact again" 0
+
+# Truncation: the last entries, their subtrees and checkpoints deleted and
+# the sealer's state rewound, consistently, with cdrpd stopped.
+"$DEVSTACK" down "$STACK" >>"$WORK/devstack.log" 2>&1
+cut=$((held_size - 3))
+su "DO \$\$
+DECLARE f bytea[] := '{}'; a bigint := 0; bit bigint;
+BEGIN
+  FOR b IN REVERSE 62 .. 0 LOOP
+    bit := 1::bigint << b;
+    IF $cut & bit <> 0 THEN
+      f := f || cdrp.audit_mth(a, a + bit);
+      a := a + bit;
+    END IF;
+  END LOOP;
+  DELETE FROM cdrp.audit_log WHERE id IN (SELECT audit_id FROM cdrp.audit_leaf WHERE idx >= $cut);
+  DELETE FROM cdrp.audit_leaf WHERE idx >= $cut;
+  DELETE FROM cdrp.audit_node WHERE (idx + 1) * (1::bigint << level) > $cut;
+  DELETE FROM cdrp.audit_checkpoint WHERE size > $cut;
+  UPDATE cdrp.audit_seal_state SET size = $cut, frontier = f;
+END \$\$"
+assert_eq "truncated: the database alone sees nothing wrong" "" "$(sql "SELECT cdrp.audit_verify()")"
+stack_up
+sleep 1
+verify
+assert_rc "a truncated log: detected" 3
+assert_contains "...as truncated" "truncated" "$(out)$(err)"
+req "$ADMIN" GET /v1/health
+assert_eq "cdrpd refuses to sign a checkpoint for it (health)" refused "$(jget audit.signing <"$BODY")"
+
+# A full rewrite: every entry changed and the tree rebuilt from scratch;
+# the attacker also removes the server's checkpoint file, so cdrpd signs
+# the new tree. The held copy still catches it.
+"$DEVSTACK" down "$STACK" >>"$WORK/devstack.log" 2>&1
+su "UPDATE cdrp.audit_log SET justification = 'rewritten';
+    TRUNCATE cdrp.audit_leaf, cdrp.audit_node, cdrp.audit_checkpoint;
+    UPDATE cdrp.audit_seal_state SET size = 0, frontier = '{}', low_xid = '0'"
+rm -f -- "$CDRP_AUDIT_CHECKPOINTS"
+stack_up
+wait_for 5 all_sealed
+wait_for 5 test -s "$CDRP_AUDIT_CHECKPOINTS"
+sleep 1
+req "$ADMIN" GET /v1/health
+assert_eq "the rewritten log is signed by a cdrpd without its file" ok "$(jget audit.signing <"$BODY")"
+verify
+assert_rc "a fully rewritten log: detected from the held checkpoint" 3
+assert_contains "...as not an extension of it" "not an extension" "$(out)$(err)"
+
+finish
