@@ -90,7 +90,7 @@ CREATE FUNCTION cdrp.audit_mth(a bigint, b bigint) RETURNS bytea
 LANGUAGE plpgsql STABLE AS $$
 DECLARE n bigint := b - a; lvl int := 0; h bytea; k bigint;
 BEGIN
-  IF n < 1 THEN
+  IF n IS NULL OR n < 1 THEN
     RAISE EXCEPTION 'audit_mth(%, %): empty range', a, b;
   ELSIF n = 1 THEN
     SELECT l.hash INTO h FROM cdrp.audit_leaf l WHERE l.idx = a;
@@ -137,9 +137,13 @@ END $$;
 
 -- The consistency proof from tree size m to n (empty when m is 0 or n).
 CREATE FUNCTION cdrp.audit_consistency(m bigint, n bigint) RETURNS bytea[]
-LANGUAGE sql STABLE AS $$
-  SELECT CASE WHEN m = 0 OR m = n THEN '{}'::bytea[] ELSE cdrp.audit_subproof(m, 0, n, true) END
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF m IS NULL OR n IS NULL OR m < 0 OR m > n THEN
+    RAISE EXCEPTION 'audit_consistency(%, %): no such range', m, n;
+  END IF;
+  RETURN CASE WHEN m = 0 OR m = n THEN '{}'::bytea[] ELSE cdrp.audit_subproof(m, 0, n, true) END;
+END $$;
 
 CREATE FUNCTION cdrp.b64(p bytea) RETURNS text LANGUAGE sql IMMUTABLE AS $$
   SELECT translate(encode(p, 'base64'), E'\n', '')
@@ -414,7 +418,7 @@ END $$;
 CREATE FUNCTION cdrp_impl.audit_consistency(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql AS $$
-DECLARE m bigint := (p_args->>'from')::bigint; n bigint := (p_args->>'to')::bigint;
+DECLARE m bigint := (p_args->'query'->>'from')::bigint; n bigint := (p_args->'query'->>'to')::bigint;
 BEGIN
   PERFORM cdrp.audit_check_size(n, 'to');
   IF m > n THEN
@@ -431,7 +435,7 @@ END $$;
 CREATE FUNCTION cdrp_impl.audit_inclusion(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql AS $$
-DECLARE i bigint := (p_args->>'index')::bigint; n bigint := (p_args->>'size')::bigint;
+DECLARE i bigint := (p_args->'query'->>'index')::bigint; n bigint := (p_args->'query'->>'size')::bigint;
   l cdrp.audit_leaf; a cdrp.audit_log;
 BEGIN
   PERFORM cdrp.audit_check_size(n, 'size');
@@ -454,8 +458,8 @@ END $$;
 CREATE FUNCTION cdrp_impl.audit_entries(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql AS $$
-DECLARE s bigint := coalesce((p_args->>'start')::bigint, 0);
-  c bigint := coalesce((p_args->>'count')::bigint, 1000);
+DECLARE s bigint := coalesce((p_args->'query'->>'start')::bigint, 0);
+  c bigint := coalesce((p_args->'query'->>'count')::bigint, 1000);
   e bigint := least(s + c, cdrp.audit_tree_size());
 BEGIN
   PERFORM cdrp.audit(me.agency_id, me.user_id, 'consult', 'audit_log', NULL,
