@@ -6,4 +6,5 @@ Suite *proto_suite(void);
 Suite *config_suite(void);
 Suite *tls_suite(void);
 Suite *casework_suite(void);
+Suite *merkle_suite(void);
 #endif
