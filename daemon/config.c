@@ -27,7 +27,7 @@ void cfg_defaults(struct cfg *c)
 	c->tls_handshake_timeout_ms = 3000;
 	c->request_deadline_ms = 5000;
 	c->group_commit_max = 32;
-	c->audit_seal_interval_ms = 500;
+	c->audit_seal_interval_ms = 250;
 	c->audit_seal_batch = 20000;
 	snprintf(c->audit_origin, sizeof c->audit_origin, "cdrp.invalid/audit");
 	c->log_level = LL_INFO;

@@ -40,7 +40,7 @@ START_TEST(defaults_and_required)
 	                 &c, err, sizeof err));
 	ck_assert_str_eq(err, "missing required key 'audit_signing_key'");
 	ck_assert_int_eq(c.group_commit_max, 32);
-	ck_assert_int_eq(c.audit_seal_interval_ms, 500);
+	ck_assert_int_eq(c.audit_seal_interval_ms, 250);
 }
 END_TEST
 
