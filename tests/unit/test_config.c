@@ -66,7 +66,7 @@ START_TEST(errors_name_the_line)
 	struct cfg c;
 	char err[256];
 	ck_assert(!parse(REQUIRED "\n\ncolour = blue\n", &c, err, sizeof err));
-	ck_assert_str_eq(err, "line 8: unknown key 'colour'");
+	ck_assert_str_eq(err, "line 10: unknown key 'colour'");
 	ck_assert(!parse("pool_size = 0\n" REQUIRED, &c, err, sizeof err));
 	ck_assert_ptr_nonnull(strstr(err, "line 1: pool_size must be an integer from 1 to 64"));
 	ck_assert(!parse("pool_size = 4x\n", &c, err, sizeof err));
@@ -99,7 +99,7 @@ START_TEST(handshake_limits)
 	ck_assert_int_eq(c.max_handshakes, 10000);
 	ck_assert_int_eq(c.tls_handshake_timeout_ms, 60000);
 	ck_assert(!parse(REQUIRED "max_handshakes = 0\n", &c, err, sizeof err));
-	ck_assert_str_eq(err, "line 6: max_handshakes must be an integer from 1 to 10000");
+	ck_assert_str_eq(err, "line 8: max_handshakes must be an integer from 1 to 10000");
 	ck_assert(!parse(REQUIRED "max_handshakes = 10001\n", &c, err, sizeof err));
 	ck_assert(!parse(REQUIRED "max_handshakes = -5\n", &c, err, sizeof err));
 	ck_assert(!parse(REQUIRED "tls_handshake_timeout_ms = 99\n", &c, err, sizeof err));
