@@ -104,7 +104,7 @@ START_TEST(handshake_limits)
 	ck_assert(!parse(REQUIRED "max_handshakes = -5\n", &c, err, sizeof err));
 	ck_assert(!parse(REQUIRED "tls_handshake_timeout_ms = 99\n", &c, err, sizeof err));
 	ck_assert_str_eq(err,
-	                 "line 6: tls_handshake_timeout_ms must be an integer from 100 to 60000");
+	                 "line 8: tls_handshake_timeout_ms must be an integer from 100 to 60000");
 	ck_assert(!parse(REQUIRED "tls_handshake_timeout_ms = 60001\n", &c, err, sizeof err));
 	ck_assert(!parse(REQUIRED "tls_handshake_timeout_ms = 3s\n", &c, err, sizeof err));
 }
