@@ -47,6 +47,9 @@ static const char cdrp_usage_tail[] =
     "\n"
     "Exit status:\n"
     "  0   success\n"
+    "  3   audit verify found the audit log tampered with (edited, missing,\n"
+    "      reordered or truncated entries, a rewritten history, a checkpoint not\n"
+    "      signed by the log's key); each finding is printed\n"
     "  64  usage error: unknown command or option, wrong arguments, bad option value\n"
     "  65  invalid input: refused by local validation, or by the server with\n"
     "      HTTP 400, 413, 415 or 431; or a business rule refused the change\n"
@@ -158,7 +161,8 @@ static const struct cdrp_command cdrp_intake_cmds[] = {
 #define CDRP_NINTAKE (sizeof(cdrp_intake_cmds) / sizeof(cdrp_intake_cmds[0]))
 
 /* Every command, intake first, then casework, then meetings and reports,
- * then agreements and administration, in the order --help lists them. */
+ * then agreements and administration, then the audit log's verifier, in
+ * the order --help lists them. */
 static const struct cdrp_command *cdrp_command_at(size_t i)
 {
 	if (i < CDRP_NINTAKE)
@@ -173,7 +177,10 @@ static const struct cdrp_command *cdrp_command_at(size_t i)
 	if (i < cdrp_report_ncmds)
 		return &cdrp_report_cmds[i];
 	i -= cdrp_report_ncmds;
-	return i < cdrp_admin_ncmds ? &cdrp_admin_cmds[i] : NULL;
+	if (i < cdrp_admin_ncmds)
+		return &cdrp_admin_cmds[i];
+	i -= cdrp_admin_ncmds;
+	return i < cdrp_audit_ncmds ? &cdrp_audit_cmds[i] : NULL;
 }
 
 /* Command names may be two words ("agency add"): `sub` ("agency") is
@@ -364,6 +371,11 @@ static const struct cdrp_optdef cdrp_optdefs[] = {
     {"from", true, false},
     {"to", true, false},
     {"list", true, false},
+    /* the audit log's verifier */
+    {"checkpoint", true, false},
+    {"pubkey", true, false},
+    {"entry", true, false},
+    {"quick", false, false},
 };
 
 int cdrp_pick_format(const struct cdrp_opts *o, const char *const *formats, int *rc)

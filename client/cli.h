@@ -15,6 +15,9 @@
 /* Exit codes; the numbers follow sysexits.h where one fits. */
 enum {
 	CDRP_EXIT_OK = 0,
+	/* audit verify: the audit log is not what its signed checkpoints say
+	 * (no sysexits.h code means "the data was tampered with") */
+	CDRP_EXIT_TAMPERED = 3,
 	CDRP_EXIT_USAGE = 64,
 	CDRP_EXIT_DATAERR = 65,
 	CDRP_EXIT_NOINPUT = 66,
@@ -119,6 +122,9 @@ extern const size_t cdrp_admin_ncmds;
 /* Meetings and the improvement report (meeting.c). */
 extern const struct cdrp_command cdrp_meeting_cmds[];
 extern const size_t cdrp_meeting_ncmds;
+/* The audit log's verifier (audit.c). */
+extern const struct cdrp_command cdrp_audit_cmds[];
+extern const size_t cdrp_audit_ncmds;
 /* The quarterly report (report.c). */
 extern const struct cdrp_command cdrp_report_cmds[];
 /* cdrp report improvement --format html: one self-contained page. */
