@@ -137,10 +137,9 @@ static struct route routes[] = {
     {POST, "/v1/admin/import", "admin_import", RK_GENERIC, PB_IMPORT, PQ_NONE, false},
     /* the audit log's verifier (cdrp audit verify) */
     {GET, "/v1/audit/checkpoint", "audit_checkpoint", RK_GENERIC, PB_NONE, PQ_NONE, false},
-    {GET, "/v1/audit/consistency", "audit_consistency", RK_GENERIC, PB_NONE,
-     PQ_AUDIT_CONSISTENCY, false},
-    {GET, "/v1/audit/inclusion", "audit_inclusion", RK_GENERIC, PB_NONE, PQ_AUDIT_INCLUSION,
+    {GET, "/v1/audit/consistency", "audit_consistency", RK_GENERIC, PB_NONE, PQ_AUDIT_CONSISTENCY,
      false},
+    {GET, "/v1/audit/inclusion", "audit_inclusion", RK_GENERIC, PB_NONE, PQ_AUDIT_INCLUSION, false},
     {GET, "/v1/audit/entries", "audit_entries", RK_GENERIC, PB_NONE, PQ_AUDIT_ENTRIES, false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -634,8 +633,9 @@ static bool path_match(const char *pattern, const char *path, char *out, size_t 
 
 void api_init(void)
 {
-	call_stmt = db_register_groupable("call", "SELECT status, body, replay, etag FROM cdrp_api.call("
-	                                "$1, $2, $3, $4::jsonb, $5, $6::bytea, $7, $8)");
+	call_stmt =
+	    db_register_groupable("call", "SELECT status, body, replay, etag FROM cdrp_api.call("
+	                                  "$1, $2, $3, $4::jsonb, $5, $6::bytea, $7, $8)");
 }
 
 /* Size of the request head as received, near enough: request line plus

@@ -44,7 +44,7 @@ struct audit {
 	EVP_PKEY *key;
 	struct event *tick;
 	enum audit_phase phase;
-	bool busy; /* a call is in flight */
+	bool busy;              /* a call is in flight */
 	struct checkpoint last; /* the latest signed, in the file */
 	bool have_last;
 	struct checkpoint pending; /* signed, being stored */
@@ -71,9 +71,9 @@ void audit_register(void)
 	add_stmt = db_register("audit_checkpoint_add",
 	                       "SELECT status, body, replay, etag FROM "
 	                       "cdrp_api.audit_checkpoint_add($1::bigint, $2, $3)");
-	after_stmt = db_register("audit_checkpoints_after",
-	                         "SELECT status, body, replay, etag FROM "
-	                         "cdrp_api.audit_checkpoints_after($1::bigint)");
+	after_stmt =
+	    db_register("audit_checkpoints_after", "SELECT status, body, replay, etag FROM "
+	                                           "cdrp_api.audit_checkpoints_after($1::bigint)");
 }
 
 static void refuse_signing(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -94,8 +94,8 @@ static void refuse_signing(const char *fmt, ...)
 static bool append_note(const char *note)
 {
 	bool ok = false;
-	int fd = open(A.d->cfg.audit_checkpoint_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	              0644);
+	int fd =
+	    open(A.d->cfg.audit_checkpoint_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		log_error("audit: cannot open %s: %s", A.d->cfg.audit_checkpoint_file,
 		          strerror(errno));
@@ -275,8 +275,8 @@ static void sealed(void *arg, const struct db_result *r)
 	}
 	if (json_is_true(json_object_get(b, "more")))
 		next = 0; /* a backlog: keep going */
-	if (A.refused[0] || (A.have_last && size == A.last.size &&
-	                     memcmp(root, A.last.root, sizeof root) == 0) ||
+	if (A.refused[0] ||
+	    (A.have_last && size == A.last.size && memcmp(root, A.last.root, sizeof root) == 0) ||
 	    size == 0)
 		goto out;
 	if (!tree_extends_last(b, size, root))
@@ -410,16 +410,16 @@ void audit_stop(void)
 json_t *audit_health(void)
 {
 	uint64_t now = mono_ms();
-	json_t *h = json_pack("{sI sI sI sI sI ss}", "tree_size", (json_int_t)A.tree_size,
-	                      "checkpoint_size", (json_int_t)(A.have_last ? A.last.size : 0),
-	                      "seal_lag_ms", (json_int_t)A.last_lag_ms, "max_seal_lag_ms",
-	                      (json_int_t)A.max_lag_ms, "sealed_since_start",
-	                      (json_int_t)A.sealed_total, "signing",
-	                      A.refused[0] ? "refused" : "ok");
+	json_t *h = json_pack(
+	    "{sI sI sI sI sI ss}", "tree_size", (json_int_t)A.tree_size, "checkpoint_size",
+	    (json_int_t)(A.have_last ? A.last.size : 0), "seal_lag_ms", (json_int_t)A.last_lag_ms,
+	    "max_seal_lag_ms", (json_int_t)A.max_lag_ms, "sealed_since_start",
+	    (json_int_t)A.sealed_total, "signing", A.refused[0] ? "refused" : "ok");
 	if (!h)
 		log_fatal("out of memory");
 	if (A.last_seal_ms)
-		json_object_set_new(h, "last_seal_ms_ago", json_integer((json_int_t)(now - A.last_seal_ms)));
+		json_object_set_new(h, "last_seal_ms_ago",
+		                    json_integer((json_int_t)(now - A.last_seal_ms)));
 	if (A.refused[0])
 		json_object_set_new(h, "refused", json_string(A.refused));
 	return h;

@@ -90,7 +90,7 @@ static const struct int_key int_keys[] = {
     INT_KEY(tls_handshake_timeout_ms, 100, 60000),
     INT_KEY(request_deadline_ms, 10, 600000),
     INT_KEY(group_commit_max, 1, 256),
-    INT_KEY(audit_seal_interval_ms, 10, 10000),
+    INT_KEY(audit_seal_interval_ms, 10, 60000),
     INT_KEY(audit_seal_batch, 100, 1000000),
 };
 struct str_key {
@@ -102,9 +102,10 @@ struct str_key {
 #n, offsetof(struct cfg, n)                                                        \
 	}
 static const struct str_key str_keys[] = {
-    STR_KEY(port_file), STR_KEY(tls_cert), STR_KEY(tls_key),          STR_KEY(tls_ca),
-    STR_KEY(tls_crl),   STR_KEY(database), STR_KEY(migrate_database),
-    STR_KEY(audit_signing_key), STR_KEY(audit_checkpoint_file), STR_KEY(audit_origin),
+    STR_KEY(port_file),        STR_KEY(tls_cert),          STR_KEY(tls_key),
+    STR_KEY(tls_ca),           STR_KEY(tls_crl),           STR_KEY(database),
+    STR_KEY(migrate_database), STR_KEY(audit_signing_key), STR_KEY(audit_checkpoint_file),
+    STR_KEY(audit_origin),
 };
 
 static bool set_key(struct cfg *c, const char *k, const char *v, char *why, size_t whylen)
@@ -196,9 +197,12 @@ bool cfg_parse(const char *text, struct cfg *c, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	static const char *const required[] = {"tls_cert",          "tls_key",
-	                                       "tls_ca",            "tls_crl",
-	                                       "database",          "audit_signing_key",
+	static const char *const required[] = {"tls_cert",
+	                                       "tls_key",
+	                                       "tls_ca",
+	                                       "tls_crl",
+	                                       "database",
+	                                       "audit_signing_key",
 	                                       "audit_checkpoint_file"};
 	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
 		for (size_t j = 0; j < sizeof str_keys / sizeof str_keys[0]; j++) {

@@ -4,9 +4,9 @@
  * function (one statement, its own transaction, closed by its own sync).
  *
  * Group commit: calls of statements registered as groupable that queue up
- * while every connection is busy go together, at most group_commit_max, as
- * BEGIN, the calls, COMMIT and one sync: one transaction, one WAL flush,
- * one round trip. Each caller is answered only after that COMMIT. If any
+ * while every connection is busy go together, at most group_commit_max,
+ * under one sync: one (implicit) transaction, one WAL flush, one round
+ * trip. Each caller is answered only after the sync, i.e. the commit. If any
  * statement of a group fails, the database rolled all of it back, so
  * every call of the group is queued again to run alone: the failure stays
  * with its own request and nothing is done twice.
@@ -86,8 +86,8 @@ struct db_query {
 	bool ended;    /* its results ended (a NULL from PQgetResult) */
 	bool setup;    /* an internal setup step, not a caller's query */
 	bool solo;     /* failed in a group: runs alone */
-	/* DB_GROUP: the calls sent as BEGIN, members, COMMIT; `at` is the
-	 * statement whose results come next (0 BEGIN, i member i, n+1 COMMIT). */
+	/* DB_GROUP: the calls sent before one sync; `at` is the member whose
+	 * results come next. */
 	struct db_query **members;
 	int nmembers;
 	int at;
@@ -283,13 +283,15 @@ static bool conn_send(struct db_conn *c, struct db_query *q)
 	else if (q->setup)
 		ok = PQsendPrepare(c->pg, stmts[q->stmt].name, stmts[q->stmt].sql, 0, NULL);
 	else if (q->stmt == DB_GROUP) {
-		ok = PQsendQueryParams(c->pg, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+		/* No BEGIN: what a pipeline sends up to its sync is one implicit
+		 * transaction, committed at the sync, and rolled back there (the
+		 * rest skipped) if a statement fails. */
+		ok = 1;
 		for (int i = 0; ok && i < q->nmembers; i++) {
 			struct db_query *m = q->members[i];
 			ok = PQsendQueryPrepared(c->pg, stmts[m->stmt].name, m->nparams,
 			                         (const char *const *)m->params, NULL, NULL, 0);
 		}
-		ok = ok && PQsendQueryParams(c->pg, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
 	} else
 		ok = PQsendQueryPrepared(c->pg, stmts[q->stmt].name, q->nparams,
 		                         (const char *const *)q->params, NULL, NULL, 0);
@@ -406,16 +408,16 @@ static bool group_result(struct db_conn *c, struct db_query *g, PGresult *res)
 		return true;
 	}
 	g->at_got = true;
-	if (g->at >= 1 && g->at <= g->nmembers) {
-		struct db_query *m = g->members[g->at - 1];
+	if (g->at < g->nmembers) {
+		struct db_query *m = g->members[g->at];
 		if (st != PGRES_TUPLES_OK)
-			g->failed = true;
+			g->failed = true; /* this one, or skipped after it */
 		if (!m->res) {
 			m->res = res;
 			return true;
 		}
-	} else if (st != PGRES_COMMAND_OK) {
-		g->failed = true; /* BEGIN or COMMIT */
+	} else {
+		g->failed = true; /* anything after the calls: the commit failed */
 	}
 	PQclear(res);
 	return true;
@@ -637,7 +639,8 @@ static void pool_dispatch(struct db_pool *p)
 			continue;
 		}
 		bool group = groupable(q) && p->cfg->group_commit_max > 1;
-		struct db_conn *c = pool_pick(p, group ? DB_GROUP_INFLIGHT : p->cfg->pipeline_depth);
+		struct db_conn *c =
+		    pool_pick(p, group ? DB_GROUP_INFLIGHT : p->cfg->pipeline_depth);
 		if (c && group) {
 			if ((q = take_group(p, q)) != NULL)
 				pool_send(p, c, q);

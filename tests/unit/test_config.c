@@ -6,7 +6,7 @@
 
 #define REQUIRED                                                                                   \
 	"tls_cert = /c.crt\ntls_key = /c.key\ntls_ca = /ca.crt\ntls_crl = /crl.pem\n"              \
-	"database = host=/run dbname=cdrp\n"                                                     \
+	"database = host=/run dbname=cdrp\n"                                                       \
 	"audit_signing_key = /audit.key\naudit_checkpoint_file = /audit-checkpoints\n"
 
 static bool parse(const char *text, struct cfg *c, char *err, size_t errlen)
