@@ -37,13 +37,11 @@
 
 static int seal_stmt, add_stmt, after_stmt;
 
-enum audit_phase { AP_RECONCILE, AP_SEAL, AP_STORE };
-
 struct audit {
 	struct daemon *d;
 	EVP_PKEY *key;
 	struct event *tick;
-	enum audit_phase phase;
+	bool reconciled;        /* the file has every checkpoint the database has */
 	bool busy;              /* a call is in flight */
 	struct checkpoint last; /* the latest signed, in the file */
 	bool have_last;
@@ -151,7 +149,7 @@ static json_t *answer_body(const struct db_result *r, const char *what)
 static void seal(void);
 
 /* Signed notes the database has after the file's last. */
-static void reconciled(void *arg, const struct db_result *r)
+static void reconcile_done(void *arg, const struct db_result *r)
 {
 	(void)arg;
 	A.busy = false;
@@ -185,7 +183,7 @@ static void reconciled(void *arg, const struct db_result *r)
 		A.have_last = true;
 	}
 	json_decref(b);
-	A.phase = AP_SEAL;
+	A.reconciled = true;
 	seal();
 }
 
@@ -206,7 +204,6 @@ static void stored(void *arg, const struct db_result *r)
 	}
 	free(A.pending_note);
 	A.pending_note = NULL;
-	A.phase = AP_SEAL;
 	schedule(A.d->cfg.audit_seal_interval_ms);
 }
 
@@ -291,7 +288,6 @@ static void sealed(void *arg, const struct db_result *r)
 	char size_s[24];
 	snprintf(size_s, sizeof size_s, "%" PRIu64, size);
 	const char *params[] = {size_s, root_b64, A.pending_note};
-	A.phase = AP_STORE;
 	call(add_stmt, params, 3, stored); /* copies the parameters */
 	json_decref(b);
 	return;
@@ -314,11 +310,11 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what, (void)arg;
 	if (A.busy)
 		return;
-	if (A.phase == AP_RECONCILE) {
+	if (!A.reconciled) {
 		char after[24];
 		snprintf(after, sizeof after, "%" PRIu64, A.have_last ? A.last.size : 0);
 		const char *params[] = {after};
-		call(after_stmt, params, 1, reconciled);
+		call(after_stmt, params, 1, reconcile_done);
 		return;
 	}
 	seal();
@@ -388,7 +384,6 @@ bool audit_start(struct daemon *d, char *err, size_t errlen)
 	A.tick = evtimer_new(d->base, tick, NULL);
 	if (!A.tick)
 		log_fatal("out of memory");
-	A.phase = AP_RECONCILE;
 	schedule(0);
 	log_info("audit: sealing every %d ms; last checkpoint %s%" PRIu64,
 	         d->cfg.audit_seal_interval_ms, A.have_last ? "size " : "none ",

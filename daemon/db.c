@@ -134,6 +134,7 @@ static void ignore_notice(void *arg, const char *message)
 }
 static void conn_start(struct db_conn *c);
 static void pool_dispatch(struct db_pool *p);
+static void requeue(struct db_pool *p, struct db_query *q);
 
 static void query_free(struct db_query *q)
 {
@@ -368,22 +369,20 @@ static void setup_done(struct db_conn *c, struct db_query *q)
  * failed (and so nothing was committed), queue them all to run alone. */
 static void group_done(struct db_pool *p, struct db_query *g)
 {
-	if (!g->failed) {
-		for (int i = 0; i < g->nmembers; i++)
-			query_finish(g->members[i], DB_DONE);
-	} else {
+	if (g->failed) {
 		log_info("db: a group of %d calls failed; running each alone", g->nmembers);
-		for (int i = g->nmembers - 1; i >= 0; i--) {
+		for (int i = 0; i < g->nmembers; i++) {
 			struct db_query *m = g->members[i];
 			PQclear(m->res);
 			m->res = NULL;
-			m->ended = false;
 			m->solo = true;
-			TAILQ_INSERT_HEAD(&p->waiting, m, link);
-			p->nwaiting++;
 		}
+		requeue(p, g);
 		event_active(p->kick, 0, 0);
+		return;
 	}
+	for (int i = 0; i < g->nmembers; i++)
+		query_finish(g->members[i], DB_DONE);
 	g->nmembers = 0;
 	query_free(g);
 }

@@ -256,9 +256,10 @@ DECLARE
   r record; cur bytea; lvl int; n bigint; from_size bigint; nf int;
   leaf_idx bigint[] := '{}'; leaf_id bigint[] := '{}'; leaf_h bytea[] := '{}';
   node_lvl smallint[] := '{}'; node_idx bigint[] := '{}'; node_h bytea[] := '{}';
-  cnt int := 0; oldest timestamptz; last_xid xid8; root bytea;
+  cnt int := 0; oldest timestamptz; last_xid xid8; root bytea; was_low xid8;
 BEGIN
   SELECT * INTO st FROM cdrp.audit_seal_state FOR UPDATE;
+  was_low := st.low_xid;
   snap_xmin := pg_snapshot_xmin(pg_current_snapshot());
   n := st.size; from_size := n;
   FOR r IN SELECT a.id, a.xid, a.at, cdrp.audit_entry_text(a) AS t FROM cdrp.audit_log a
@@ -297,7 +298,7 @@ BEGIN
   -- Cut short by p_max: rows left over sort after the last one sealed.
   st.low_xid := CASE WHEN cnt < p_max THEN greatest(st.low_xid, snap_xmin)
                      ELSE greatest(st.low_xid, last_xid) END;
-  IF cnt > 0 OR st.low_xid <> (SELECT s.low_xid FROM cdrp.audit_seal_state s) THEN
+  IF cnt > 0 OR st.low_xid <> was_low THEN
     UPDATE cdrp.audit_seal_state s SET size = n, frontier = st.frontier, low_xid = st.low_xid,
            sealed_at = CASE WHEN cnt > 0 THEN clock_timestamp() ELSE s.sealed_at END;
   END IF;

@@ -43,11 +43,15 @@ $$;
 
 -- A refusal: rolls back what the endpoint did and answers (status,
 -- problem). The one custom SQLSTATE; call() maps it.
-CREATE FUNCTION cdrp.refuse(p_status int, p_code text, p_detail text, p_field text DEFAULT NULL)
+-- p_etag: the object's current version, for a client that must read it
+-- again (409, 412, 422 on a versioned object).
+CREATE FUNCTION cdrp.refuse(p_status int, p_code text, p_detail text, p_field text DEFAULT NULL,
+                            p_etag text DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   RAISE EXCEPTION USING ERRCODE = 'CDR01',
-    MESSAGE = (cdrp.problem(p_code, p_detail, p_field) || jsonb_build_object('status', p_status))::text;
+    MESSAGE = (cdrp.problem(p_code, p_detail, p_field)
+               || jsonb_strip_nulls(jsonb_build_object('status', p_status, 'etag', p_etag)))::text;
 END $$;
 
 CREATE FUNCTION cdrp.utc(t timestamptz) RETURNS text LANGUAGE sql IMMUTABLE AS $$
@@ -200,9 +204,9 @@ BEGIN
 EXCEPTION WHEN SQLSTATE 'CDR01' THEN
   GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
   status := (msg::jsonb->>'status')::int;
-  body := msg::jsonb - 'status';
+  body := msg::jsonb - 'status' - 'etag';
   replay := false;
-  etag := NULL;
+  etag := msg::jsonb->>'etag';
 END $$;
 
 CREATE FUNCTION cdrp_api.call(p_agency text, p_cn text, p_fn text, p_args jsonb,

@@ -64,18 +64,16 @@ BEGIN
 END $$;
 
 -- If-Match against a version: NULL when it matches, else (status, body).
-CREATE FUNCTION cdrp.if_match_problem(p_args jsonb, p_version int,
-  OUT status int, OUT body jsonb)
-LANGUAGE plpgsql IMMUTABLE AS $$
+CREATE FUNCTION cdrp.require_if_match(p_args jsonb, p_version int, p_what text)
+RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
   IF jsonb_typeof(p_args->'if_match') IS DISTINCT FROM 'number' THEN
-    status := 428;
-    body := cdrp.problem('if_match_required', 'send If-Match with the ETag of your last read',
-                         'If-Match');
+    PERFORM cdrp.refuse(428, 'if_match_required', 'send If-Match with the ETag of your last read',
+                        'If-Match', p_version::text);
   ELSIF (p_args->>'if_match')::numeric <> p_version THEN
-    status := 412;
-    body := cdrp.problem('precondition_failed',
-                         'the case changed since it was read; read it again', 'If-Match');
+    PERFORM cdrp.refuse(412, 'precondition_failed',
+                        format('the %s changed since it was read; read it again', p_what),
+                        'If-Match', p_version::text);
   END IF;
 END $$;
 
@@ -456,72 +454,53 @@ END $$;
 -- NULL and (status, body, etag) is the answer. p_ppo: PPO coordinators may
 -- too; p_state: the status the case must have (NULL: any).
 CREATE FUNCTION cdrp.case_change_begin(me cdrp.caller, p_args jsonb, p_ppo boolean,
-  p_state text, OUT c cdrp.cases,
-  OUT status int, OUT body jsonb, OUT etag text)
+  p_state text) RETURNS cdrp.cases
 LANGUAGE plpgsql AS $$
-DECLARE pm record;
+DECLARE c cdrp.cases;
 BEGIN
   IF NOT (cdrp.has_case_role(me.roles) OR (p_ppo AND 'ppo_coordinator' = ANY (me.roles))) THEN
-    status := 403;
-    body := cdrp.problem('forbidden', CASE WHEN p_ppo
-              THEN 'this needs the ppo_coordinator, caseworker, chair or admin role'
-              ELSE 'changing a case needs the caseworker, chair or admin role' END);
-    RETURN;
+    PERFORM cdrp.refuse(403, 'forbidden', CASE WHEN p_ppo
+      THEN 'this needs the ppo_coordinator, caseworker, chair or admin role'
+      ELSE 'changing a case needs the caseworker, chair or admin role' END);
   END IF;
   c := cdrp.case_lookup(me.partnership_id, me.agency_id, me.roles, p_args->>'id', true);
   IF c.id IS NULL THEN
-    c := NULL;
-    status := 404; body := cdrp.problem('not_found', 'no such case');
-    RETURN;
+    PERFORM cdrp.refuse(404, 'not_found', 'no such case');
   END IF;
   IF p_state IS NOT NULL AND c.status <> p_state THEN
-    status := 409;
-    body := cdrp.problem('invalid_transition', 'the case is ' || c.status);
-    etag := c.version::text; c := NULL;
-    RETURN;
+    PERFORM cdrp.refuse(409, 'invalid_transition', 'the case is ' || c.status, NULL,
+                        c.version::text);
   END IF;
-  SELECT * INTO pm FROM cdrp.if_match_problem(p_args, c.version);
-  IF pm.status IS NOT NULL THEN
-    status := pm.status; body := pm.body; etag := c.version::text; c := NULL;
-    RETURN;
-  END IF;
+  PERFORM cdrp.require_if_match(p_args, c.version, 'case');
+  RETURN c;
 END $$;
 
 CREATE FUNCTION cdrp_impl.case_update(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
-DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; cw int; cwp jsonb;
+DECLARE b jsonb := coalesce(p_args->'body', '{}'); c0 cdrp.cases; c cdrp.cases; cw int; cwp jsonb;
   lead int;
 BEGIN
-  SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, false, 'open');
-  IF s.status IS NOT NULL THEN
-    status := s.status; body := s.body; etag := s.etag;
-    RETURN;
-  END IF;
-  c := s.c;
+  c := cdrp.case_change_begin(me, p_args, false, 'open');
   IF b ? 'caseworker' THEN
     SELECT x.user_id, x.problem INTO cw, cwp
     FROM cdrp.caseworker_check(c.partnership_id, b->'caseworker') x;
     IF cw IS NULL THEN
-      status := 422; body := cwp; etag := c.version::text;
-      RETURN;
+      PERFORM cdrp.refuse(422, cwp->>'code', cwp->>'detail', cwp->>'field', c.version::text);
     END IF;
   END IF;
   IF b ? 'lead_agency' THEN
     lead := cdrp.agency_id(c.partnership_id, b->>'lead_agency');
     IF lead IS NULL THEN
-      status := 422; body := cdrp.problem('rule_violation', 'no such agency', 'lead_agency');
-      etag := c.version::text;
-      RETURN;
+      PERFORM cdrp.refuse(422, 'rule_violation', 'no such agency', 'lead_agency',
+                          c.version::text);
     END IF;
     -- Handing the lead over must not lock the caller out of the case.
     IF NOT cdrp.case_row_readable(c.id, c.partnership_id, lead, c.case_kind, c.special_category,
                                   me.agency_id, me.roles) THEN
-      status := 422; etag := c.version::text;
-      body := cdrp.problem('rule_violation', format(
+      PERFORM cdrp.refuse(422, 'rule_violation', format(
         'no information-sharing agreement in force lets your agency work a %s case led by %s',
-        c.case_kind, b->>'lead_agency'), 'lead_agency');
-      RETURN;
+        c.case_kind, b->>'lead_agency'), 'lead_agency', c.version::text);
     END IF;
   END IF;
   UPDATE cdrp.cases
@@ -540,14 +519,9 @@ END $$;
 CREATE FUNCTION cdrp_impl.case_close(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
-DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
+DECLARE b jsonb := coalesce(p_args->'body', '{}'); c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
-  SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, false, 'open');
-  IF s.status IS NOT NULL THEN
-    status := s.status; body := s.body; etag := s.etag;
-    RETURN;
-  END IF;
-  c0 := s.c;
+  c0 := cdrp.case_change_begin(me, p_args, false, 'open');
   UPDATE cdrp.cases SET status = 'closed', closed_at = at, outcome = b->>'outcome',
                         version = version + 1
   WHERE id = c0.id RETURNING * INTO c;
@@ -561,14 +535,9 @@ END $$;
 CREATE FUNCTION cdrp_impl.case_reopen(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
-DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
+DECLARE b jsonb := coalesce(p_args->'body', '{}'); c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
-  SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, false, 'closed');
-  IF s.status IS NOT NULL THEN
-    status := s.status; body := s.body; etag := s.etag;
-    RETURN;
-  END IF;
-  c0 := s.c;
+  c0 := cdrp.case_change_begin(me, p_args, false, 'closed');
   UPDATE cdrp.cases SET status = 'open', closed_at = NULL, outcome = NULL, version = version + 1
   WHERE id = c0.id RETURNING * INTO c;
   INSERT INTO cdrp.case_status_history (case_id, status, reason, user_id, at)
@@ -581,18 +550,12 @@ END $$;
 CREATE FUNCTION cdrp_impl.case_strand(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
-DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
+DECLARE b jsonb := coalesce(p_args->'body', '{}'); c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
-  SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, true, 'open');
-  IF s.status IS NOT NULL THEN
-    status := s.status; body := s.body; etag := s.etag;
-    RETURN;
-  END IF;
-  c0 := s.c;
+  c0 := cdrp.case_change_begin(me, p_args, true, 'open');
   IF c0.case_kind <> 'ppo' THEN
-    status := 422; etag := c0.version::text;
-    body := cdrp.problem('rule_violation', 'only PPO cases have a strand', 'strand');
-    RETURN;
+    PERFORM cdrp.refuse(422, 'rule_violation', 'only PPO cases have a strand', 'strand',
+                        c0.version::text);
   END IF;
   UPDATE cdrp.cases SET strand = b->>'strand', version = version + 1
   WHERE id = c0.id RETURNING * INTO c;
@@ -608,23 +571,16 @@ END $$;
 CREATE FUNCTION cdrp_impl.case_ppo_removal(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
-DECLARE b jsonb := coalesce(p_args->'body', '{}'); s record; c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
+DECLARE b jsonb := coalesce(p_args->'body', '{}'); c0 cdrp.cases; c cdrp.cases; at timestamptz := now();
 BEGIN
-  SELECT * INTO s FROM cdrp.case_change_begin(me, p_args, true, 'open');
-  IF s.status IS NOT NULL THEN
-    status := s.status; body := s.body; etag := s.etag;
-    RETURN;
-  END IF;
-  c0 := s.c;
+  c0 := cdrp.case_change_begin(me, p_args, true, 'open');
   IF c0.case_kind <> 'ppo' THEN
-    status := 422; etag := c0.version::text;
-    body := cdrp.problem('rule_violation', 'only PPO cases can be removed from the scheme');
-    RETURN;
+    PERFORM cdrp.refuse(422, 'rule_violation', 'only PPO cases can be removed from the scheme',
+                        NULL, c0.version::text);
   END IF;
   IF b->>'reason' IS DISTINCT FROM 'deceased' AND b->>'exit_strategy' IS NULL THEN
-    status := 422; etag := c0.version::text;
-    body := cdrp.problem('rule_violation', 'a removal needs an exit strategy', 'exit_strategy');
-    RETURN;
+    PERFORM cdrp.refuse(422, 'rule_violation', 'a removal needs an exit strategy',
+                        'exit_strategy', c0.version::text);
   END IF;
   INSERT INTO cdrp.ppo_strand_history (case_id, strand, removed, removal_reason, exit_strategy,
                                        user_id, at)

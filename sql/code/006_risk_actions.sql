@@ -367,12 +367,7 @@ BEGIN
                          'status');
     RETURN;
   END IF;
-  IF (p_args->>'if_match')::int IS DISTINCT FROM a.version THEN
-    status := 412; etag := a.version::text;
-    body := cdrp.problem('precondition_failed', 'the action has changed: read it again',
-                         'If-Match');
-    RETURN;
-  END IF;
+  PERFORM cdrp.require_if_match(p_args, a.version, 'action');
 
   IF b ? 'status' THEN changed := array_append(changed, 'status'); END IF;
   IF b ? 'due_on' THEN changed := array_append(changed, 'due_on'); END IF;
