@@ -169,15 +169,31 @@ CREATE TRIGGER t_fail_one BEFORE INSERT ON cdrp.referrals
 write_referral "$WORK/fail.json" "Fail Group"
 lines=$(wc -l <"$STACK/cdrpd.log")
 before=$(sql "SELECT count(*) FROM cdrp.referrals")
-for ((i = 0; i < 30; i++)); do
-	f=$referral_file
-	((i == 15)) && f=$WORK/fail.json
-	curl -sS --max-time 10 --cacert "$CDRP_CA" --cert "$CDRP_PKI/police-referrer.crt" \
+# Deterministic queueing: a superuser transaction locks the idempotency
+# table for 3 s; the first referral takes cdrpd's one connection and waits
+# on it, so the other 29 (the failing one among them) queue behind it and
+# go to the database together once the lock is released.
+"$PSQL" -X -q -c "BEGIN; LOCK TABLE cdrp.idempotency_keys IN EXCLUSIVE MODE;
+  SELECT pg_sleep(3); COMMIT;" >/dev/null &
+lock_pid=$!
+sleep 0.5
+post_one() { # I FILE
+	curl -sS --max-time 15 --cacert "$CDRP_CA" --cert "$CDRP_PKI/police-referrer.crt" \
 		--key "$CDRP_PKI/police-referrer.key" -o /dev/null -w '%{http_code}\n' \
-		-H 'Content-Type: application/json' -H "Idempotency-Key: $RUN_TAG-group-$i" \
-		--data-binary "@$f" "$CDRP_URL/v1/referrals" &
-done >"$WORK/group.codes"
-wait
+		-H 'Content-Type: application/json' -H "Idempotency-Key: $RUN_TAG-group-$1" \
+		--data-binary "@$2" "$CDRP_URL/v1/referrals"
+}
+{
+	post_one 0 "$referral_file" &
+	sleep 0.5
+	for ((i = 1; i < 30; i++)); do
+		f=$referral_file
+		((i == 15)) && f=$WORK/fail.json
+		post_one "$i" "$f" &
+	done
+	wait
+} >"$WORK/group.codes"
+wait "$lock_pid"
 assert_eq "30 concurrent requests, 30 answers" 30 "$(wc -l <"$WORK/group.codes")"
 assert_eq "29 stored (201)" 29 "$(grep -c '^201$' "$WORK/group.codes")"
 assert_eq "the failing one alone got 500" 1 "$(grep -c '^500$' "$WORK/group.codes")"
