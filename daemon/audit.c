@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdarg.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -86,28 +87,74 @@ static void refuse_signing(const char *fmt, ...)
 	log_error("audit: no more checkpoints will be signed: %s", A.refused);
 }
 
-/* Appends a signed note, and the empty line that ends it, to the file.
- * A small write once per seal at most; no fsync: a note lost with the page
- * cache is still in the database and is appended again on the next start. */
-static bool append_note(const char *note)
+/* The size of the last note in the checkpoint file open at fd, from its
+ * tail; 0 if the file is empty or its end does not parse (then the next
+ * start's verification of the file says what is wrong). */
+static uint64_t file_last_size(int fd)
+{
+	char tail[2048];
+	struct stat st;
+	if (fstat(fd, &st) != 0 || st.st_size == 0)
+		return 0;
+	off_t from = st.st_size > (off_t)sizeof tail - 1 ? st.st_size - (off_t)sizeof tail + 1 : 0;
+	ssize_t n = pread(fd, tail, sizeof tail - 1, from);
+	if (n <= 0)
+		return 0;
+	tail[n] = '\0';
+	/* ... "<origin>\n<size>\n<root>\n" "\n" "— <signature>\n" "\n" */
+	char *sig = NULL;
+	for (char *p = strstr(tail, "\n\n\xe2\x80\x94 "); p; p = strstr(p + 1, "\n\n\xe2\x80\x94 "))
+		sig = p;
+	if (!sig)
+		return 0;
+	*sig = '\0'; /* the body now ends with its root line */
+	char *root = strrchr(tail, '\n');
+	if (!root)
+		return 0;
+	*root = '\0';
+	char *size = strrchr(tail, '\n');
+	return size ? strtoull(size + 1, NULL, 10) : 0;
+}
+
+/* Appends a signed note and the empty line that ends it, in one write,
+ * under an exclusive lock: several cdrpd on one database may share the
+ * file, and each note must land whole and after every smaller one. A
+ * note no larger than the file's last is left out (a larger checkpoint of
+ * the same log already covers it). A small write at most once per seal;
+ * no fsync: a note lost with the page cache is still in the database and
+ * is appended again on the next start. */
+static bool append_note(const char *note, uint64_t size)
 {
 	bool ok = false;
+	char *text = NULL;
 	int fd =
-	    open(A.d->cfg.audit_checkpoint_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	    open(A.d->cfg.audit_checkpoint_file, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		log_error("audit: cannot open %s: %s", A.d->cfg.audit_checkpoint_file,
 		          strerror(errno));
 		return false;
 	}
-	size_t len = strlen(note);
-	if (write(fd, note, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+	if (flock(fd, LOCK_EX) != 0) {
+		log_error("audit: cannot lock %s: %s", A.d->cfg.audit_checkpoint_file,
+		          strerror(errno));
+		goto out;
+	}
+	if (file_last_size(fd) >= size) {
+		ok = true;
+		goto out;
+	}
+	if (asprintf(&text, "%s\n", note) < 0)
+		log_fatal("out of memory");
+	size_t len = strlen(text);
+	if (write(fd, text, len) != (ssize_t)len) {
 		log_error("audit: cannot append to %s: %s", A.d->cfg.audit_checkpoint_file,
 		          strerror(errno));
 		goto out;
 	}
 	ok = true;
 out:
-	close(fd);
+	free(text);
+	close(fd); /* and the lock with it */
 	return ok;
 }
 
@@ -173,7 +220,7 @@ static void reconcile_done(void *arg, const struct db_result *r)
 		}
 		if (A.have_last && cp.size <= A.last.size)
 			continue;
-		if (!append_note(note)) {
+		if (!append_note(note, cp.size)) {
 			refuse_signing("cannot write %s", A.d->cfg.audit_checkpoint_file);
 			break;
 		}
@@ -194,7 +241,7 @@ static void stored(void *arg, const struct db_result *r)
 	json_t *b = answer_body(r, "storing a checkpoint");
 	if (b) {
 		/* In the database first: a note in the file is always there too. */
-		if (append_note(A.pending_note)) {
+		if (append_note(A.pending_note, A.pending.size)) {
 			A.last = A.pending;
 			A.have_last = true;
 		} else {
