@@ -145,6 +145,7 @@ static struct route routes[] = {
 #define NROUTES (sizeof routes / sizeof routes[0])
 /* The one statement: cdrp_api.call. */
 static int call_stmt;
+static int submit_stmt; /* call_stmt for referral_submit, merged in groups */
 
 static double elapsed_ms(const struct timespec *t0)
 {
@@ -308,7 +309,8 @@ static void call_api(struct api_req *r, const char *args, const char *key, const
 	}
 	const char *params[] = {r->who.agency, r->who.user, r->rt->fn,   args,
 	                        key,           hash,        partnership, why};
-	r->query = db_call(r->d->db, call_stmt, params, 8, db_answered, r);
+	int stmt = strcmp(r->rt->fn, "referral_submit") == 0 ? submit_stmt : call_stmt;
+	r->query = db_call(r->d->db, stmt, params, 8, db_answered, r);
 	if (!r->query) {
 		respond_error(r, PROTO_DATABASE_UNAVAILABLE, NULL,
 		              "the database is unavailable; retry later");
@@ -631,11 +633,22 @@ static bool path_match(const char *pattern, const char *path, char *out, size_t 
 	return *pattern == '\0' && *path == '\0';
 }
 
+#define CALL_SQL                                                                                   \
+	"SELECT status, body, replay, etag FROM cdrp_api.call("                                    \
+	"$1, $2, $3, $4::jsonb, $5, $6::bytea, $7, $8)"
+
 void api_init(void)
 {
-	call_stmt =
-	    db_register_groupable("call", "SELECT status, body, replay, etag FROM cdrp_api.call("
-	                                  "$1, $2, $3, $4::jsonb, $5, $6::bytea, $7, $8)");
+	call_stmt = db_register_groupable("call", CALL_SQL);
+	/* Referrals of one caller that group are created set-based in one
+	 * call (cdrp_api.submit_referrals): shared are the agency, CN,
+	 * endpoint, partnership and justification; args, key and hash are
+	 * arrays. */
+	submit_stmt = db_register_merged(
+	    "submit", CALL_SQL,
+	    "SELECT n, status, body, replay, etag FROM cdrp_api.submit_referrals("
+	    "$1, $2, $3, $4::jsonb[], $5::text[], $6::bytea[], $7, $8)",
+	    1u << 0 | 1u << 1 | 1u << 2 | 1u << 6 | 1u << 7);
 }
 
 /* Size of the request head as received, near enough: request line plus

@@ -120,6 +120,11 @@ void db_pool_free(struct db_pool *p);
 int db_register(const char *name, const char *sql);
 /* Same, for a call that may share its transaction with others (group commit). */
 int db_register_groupable(const char *name, const char *sql);
+/* Groupable, and calls in one group that agree on the parameters in
+ * `shared` (bit i: parameter i) go as one call of merged_sql: the same
+ * parameters, the others as arrays, answering a row (n, then as sql) for
+ * the n-th call (from 1). */
+int db_register_merged(const char *name, const char *sql, const char *merged_sql, unsigned shared);
 struct db_query *db_call(struct db_pool *p, int stmt, const char *const *params, int nparams,
                          db_cb cb, void *arg) WUR;
 void db_cancel(struct db_query *q);

@@ -10,6 +10,10 @@
  * statement of a group fails, the database rolled all of it back, so
  * every call of the group is queued again to run alone: the failure stays
  * with its own request and nothing is done twice.
+ * Within a group, calls of a statement registered with a merged form
+ * (db_register_merged) that agree on its shared parameters go as one call
+ * of the merged statement, the other parameters as arrays: one execution
+ * for all of them (referral intake does its inserts set-based).
  * A broken connection fails its in-flight calls as DB_UNAVAILABLE (the
  * caller answers 503: a call may have committed, and a retry with the same
  * Idempotency-Key is safe) and reconnects with backoff.
@@ -46,6 +50,8 @@ static struct {
 	char name[64];
 	char *sql;
 	bool groupable;
+	int merged;      /* the merged form's statement, or -1 */
+	unsigned shared; /* bit i: parameter i is the same for all merged calls */
 } stmts[DB_STMT_MAX];
 static int nstmts;
 
@@ -56,11 +62,22 @@ int db_register_groupable(const char *name, const char *sql)
 	return id;
 }
 
+int db_register_merged(const char *name, const char *sql, const char *merged_sql, unsigned shared)
+{
+	char merged_name[sizeof stmts[0].name];
+	snprintf(merged_name, sizeof merged_name, "%s_merged", name);
+	int id = db_register_groupable(name, sql);
+	stmts[id].merged = db_register(merged_name, merged_sql);
+	stmts[id].shared = shared;
+	return id;
+}
+
 int db_register(const char *name, const char *sql)
 {
 	if (nstmts >= DB_STMT_MAX)
 		log_fatal("db_register: more than %d statements", DB_STMT_MAX);
 	snprintf(stmts[nstmts].name, sizeof stmts[nstmts].name, "%s", name);
+	stmts[nstmts].merged = -1;
 	stmts[nstmts].sql = strdup(sql);
 	if (!stmts[nstmts].sql)
 		log_fatal("out of memory");
@@ -86,10 +103,18 @@ struct db_query {
 	bool ended;    /* its results ended (a NULL from PQgetResult) */
 	bool setup;    /* an internal setup step, not a caller's query */
 	bool solo;     /* failed in a group: runs alone */
-	/* DB_GROUP: the calls sent before one sync; `at` is the member whose
-	 * results come next. */
+	/* A member of a merged call: its row of the group's result (columns:
+	 * n, then as a single call's). */
+	const PGresult *merged_res;
+	int merged_row;
+	/* DB_GROUP: the calls sent before one sync, as statements ("parts"):
+	 * part i is members [part_end[i - 1], part_end[i]), one call or a
+	 * merged one; `at` is the part whose results come next. */
 	struct db_query **members;
 	int nmembers;
+	int *part_end;
+	PGresult **part_res; /* a merged part's result */
+	int nparts;
 	int at;
 	bool at_got; /* the statement at `at` has given a result */
 	bool failed; /* some statement of the group failed */
@@ -141,6 +166,10 @@ static void query_free(struct db_query *q)
 	for (int i = 0; i < q->nparams; i++)
 		free(q->params[i]);
 	PQclear(q->res);
+	for (int i = 0; q->part_res && i < q->nparts; i++)
+		PQclear(q->part_res[i]);
+	free(q->part_res);
+	free(q->part_end);
 	free(q->members);
 	free(q);
 }
@@ -154,24 +183,26 @@ static void query_finish(struct db_query *q, enum db_outcome outcome)
 		return;
 	}
 	struct db_result r = {.outcome = outcome};
-	if (outcome == DB_DONE && q->res) {
-		if (PQresultStatus(q->res) == PGRES_TUPLES_OK && PQntuples(q->res) == 1 &&
-		    PQnfields(q->res) >= 3) {
-			r.status = atoi(PQgetvalue(q->res, 0, 0));
-			r.body = PQgetvalue(q->res, 0, 1);
-			r.body_len = (size_t)PQgetlength(q->res, 0, 1);
-			r.replay = PQgetvalue(q->res, 0, 2)[0] == 't';
-			if (PQnfields(q->res) >= 4 && !PQgetisnull(q->res, 0, 3))
-				r.etag = PQgetvalue(q->res, 0, 3);
+	/* Its own result, or its row of a merged call's (past the n column). */
+	const PGresult *res = q->merged_res ? q->merged_res : q->res;
+	int row = q->merged_res ? q->merged_row : 0, col = q->merged_res ? 1 : 0;
+	if (outcome == DB_DONE && res) {
+		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+		    (q->merged_res || PQntuples(res) == 1) && PQnfields(res) >= col + 3) {
+			r.status = atoi(PQgetvalue(res, row, col));
+			r.body = PQgetvalue(res, row, col + 1);
+			r.body_len = (size_t)PQgetlength(res, row, col + 1);
+			r.replay = PQgetvalue(res, row, col + 2)[0] == 't';
+			if (PQnfields(res) >= col + 4 && !PQgetisnull(res, row, col + 3))
+				r.etag = PQgetvalue(res, row, col + 3);
 		} else {
-			const char *state = PQresultErrorField(q->res, PG_DIAG_SQLSTATE);
+			const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 			/* Shutdown, lost connection, resources, serialization: retryable. */
 			bool transient =
 			    state &&
 			    (strncmp(state, "57", 2) == 0 || strncmp(state, "08", 2) == 0 ||
 			     strncmp(state, "53", 2) == 0 || strncmp(state, "40", 2) == 0);
-			const char *constraint =
-			    PQresultErrorField(q->res, PG_DIAG_CONSTRAINT_NAME);
+			const char *constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
 			log_error("db: %s failed: sqlstate %s%s%s", stmts[q->stmt].name,
 			          state ? state : "?", constraint ? " constraint " : "",
 			          constraint ? constraint : "");
@@ -274,6 +305,64 @@ static struct db_query *query_new(int stmt, const char *const *params, int npara
 	return q;
 }
 
+/* Parameter k of members [from, to) of group g as the text of a
+ * PostgreSQL array: {"a","b\\"c",NULL}. */
+static char *array_literal(const struct db_query *g, int from, int to, int k)
+{
+	size_t len = 3;
+	for (int j = from; j < to; j++) {
+		const char *v = g->members[j]->params[k];
+		len += 1 + (v ? 2 : 4);
+		for (; v && *v; v++)
+			len += 1 + (*v == '"' || *v == '\\');
+	}
+	char *out = malloc(len), *o = out;
+	if (!out)
+		log_fatal("out of memory");
+	*o++ = '{';
+	for (int j = from; j < to; j++) {
+		const char *v = g->members[j]->params[k];
+		if (j > from)
+			*o++ = ',';
+		if (!v) {
+			memcpy(o, "NULL", 4);
+			o += 4;
+			continue;
+		}
+		*o++ = '"';
+		for (; *v; v++) {
+			if (*v == '"' || *v == '\\')
+				*o++ = '\\';
+			*o++ = *v;
+		}
+		*o++ = '"';
+	}
+	*o++ = '}';
+	*o = '\0';
+	return out;
+}
+
+/* Sends part i of group g: its one call, or the merged call of all. */
+static bool send_part(struct db_conn *c, struct db_query *g, int i)
+{
+	int from = i ? g->part_end[i - 1] : 0, to = g->part_end[i];
+	struct db_query *m = g->members[from];
+	if (to - from == 1)
+		return PQsendQueryPrepared(c->pg, stmts[m->stmt].name, m->nparams,
+		                           (const char *const *)m->params, NULL, NULL, 0);
+	char *arrays[DB_MAX_PARAMS] = {0};
+	const char *params[DB_MAX_PARAMS];
+	for (int k = 0; k < m->nparams; k++)
+		params[k] = stmts[m->stmt].shared & (1u << k)
+		                ? m->params[k]
+		                : (arrays[k] = array_literal(g, from, to, k));
+	bool ok = PQsendQueryPrepared(c->pg, stmts[stmts[m->stmt].merged].name, m->nparams, params,
+	                              NULL, NULL, 0);
+	for (int k = 0; k < m->nparams; k++)
+		free(arrays[k]);
+	return ok;
+}
+
 static bool conn_send(struct db_conn *c, struct db_query *q)
 {
 	int ok;
@@ -288,11 +377,8 @@ static bool conn_send(struct db_conn *c, struct db_query *q)
 		 * transaction, committed at the sync, and rolled back there (the
 		 * rest skipped) if a statement fails. */
 		ok = 1;
-		for (int i = 0; ok && i < q->nmembers; i++) {
-			struct db_query *m = q->members[i];
-			ok = PQsendQueryPrepared(c->pg, stmts[m->stmt].name, m->nparams,
-			                         (const char *const *)m->params, NULL, NULL, 0);
-		}
+		for (int i = 0; ok && i < q->nparts; i++)
+			ok = send_part(c, q, i);
 	} else
 		ok = PQsendQueryPrepared(c->pg, stmts[q->stmt].name, q->nparams,
 		                         (const char *const *)q->params, NULL, NULL, 0);
@@ -331,7 +417,10 @@ static void conn_setup(struct db_conn *c)
 static void setup_done(struct db_conn *c, struct db_query *q)
 {
 	if (q->stmt != DB_SETUP_VERSION) {
-		if (!q->res || PQresultStatus(q->res) != PGRES_COMMAND_OK) {
+		/* A prepare answers COMMAND_OK, the session settings a row. */
+		ExecStatusType want =
+		    q->stmt == DB_SETUP_SESSION ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+		if (!q->res || PQresultStatus(q->res) != want) {
 			const char *state =
 			    q->res ? PQresultErrorField(q->res, PG_DIAG_SQLSTATE) : NULL;
 			log_error("db: cannot prepare %s (sqlstate %s): is the schema migrated?",
@@ -375,6 +464,7 @@ static void group_done(struct db_pool *p, struct db_query *g)
 			struct db_query *m = g->members[i];
 			PQclear(m->res);
 			m->res = NULL;
+			m->merged_res = NULL;
 			m->solo = true;
 		}
 		requeue(p, g);
@@ -385,6 +475,25 @@ static void group_done(struct db_pool *p, struct db_query *g)
 		query_finish(g->members[i], DB_DONE);
 	g->nmembers = 0;
 	query_free(g);
+}
+
+/* Gives each member of a merged part its row: the row whose n (from 1)
+ * is its place in the part. Any other answer fails the group. */
+static void merged_rows(struct db_query *g, int from, int to, const PGresult *res)
+{
+	if (PQntuples(res) != to - from || PQnfields(res) < 4) {
+		g->failed = true;
+		return;
+	}
+	for (int row = 0; row < to - from; row++) {
+		int n = atoi(PQgetvalue(res, row, 0));
+		if (n < 1 || n > to - from || g->members[from + n - 1]->merged_res) {
+			g->failed = true;
+			return;
+		}
+		g->members[from + n - 1]->merged_res = res;
+		g->members[from + n - 1]->merged_row = row;
+	}
 }
 
 /* One result (or end of a statement's results, NULL) of a group. False
@@ -407,16 +516,21 @@ static bool group_result(struct db_conn *c, struct db_query *g, PGresult *res)
 		return true;
 	}
 	g->at_got = true;
-	if (g->at < g->nmembers) {
-		struct db_query *m = g->members[g->at];
-		if (st != PGRES_TUPLES_OK)
-			g->failed = true; /* this one, or skipped after it */
-		if (!m->res) {
-			m->res = res;
+	if (g->at >= g->nparts) {
+		g->failed = true; /* anything after the calls: the commit failed */
+	} else if (st != PGRES_TUPLES_OK) {
+		g->failed = true; /* this one, or skipped after it */
+	} else {
+		int from = g->at ? g->part_end[g->at - 1] : 0, to = g->part_end[g->at];
+		if (to - from == 1 && !g->members[from]->res) {
+			g->members[from]->res = res;
 			return true;
 		}
-	} else {
-		g->failed = true; /* anything after the calls: the commit failed */
+		if (to - from > 1 && !g->part_res[g->at]) {
+			g->part_res[g->at] = res;
+			merged_rows(g, from, to, res);
+			return true;
+		}
 	}
 	PQclear(res);
 	return true;
@@ -551,6 +665,49 @@ static bool groupable(const struct db_query *q)
 	return q->stmt >= 0 && stmts[q->stmt].groupable && !q->solo;
 }
 
+static bool same_param(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether b may go in the merged call that a starts. */
+static bool mergeable(const struct db_query *a, const struct db_query *b)
+{
+	if (a->stmt != b->stmt || stmts[a->stmt].merged < 0 || a->nparams != b->nparams)
+		return false;
+	for (int k = 0; k < a->nparams; k++)
+		if ((stmts[a->stmt].shared & (1u << k)) && !same_param(a->params[k], b->params[k]))
+			return false;
+	return true;
+}
+
+/* Orders a group's members into parts: each call with every later one it
+ * merges with, in the order of their first. */
+static void group_parts(struct db_query *g)
+{
+	struct db_query **sorted = calloc((size_t)g->nmembers, sizeof *sorted);
+	g->part_end = calloc((size_t)g->nmembers, sizeof *g->part_end);
+	g->part_res = calloc((size_t)g->nmembers, sizeof *g->part_res);
+	if (!sorted || !g->part_end || !g->part_res)
+		log_fatal("out of memory");
+	int n = 0;
+	for (int i = 0; i < g->nmembers; i++) {
+		if (!g->members[i])
+			continue;
+		struct db_query *first = g->members[i];
+		sorted[n++] = first;
+		for (int j = i + 1; j < g->nmembers; j++) {
+			if (g->members[j] && mergeable(first, g->members[j])) {
+				sorted[n++] = g->members[j];
+				g->members[j] = NULL;
+			}
+		}
+		g->part_end[g->nparts++] = n;
+	}
+	free(g->members);
+	g->members = sorted;
+}
+
 /* Takes q and the other groupable queries waiting (up to
  * group_commit_max) off the queue: q itself when it is alone, else a
  * group carrying them. Cancelled ones are dropped; NULL if none is left. */
@@ -572,8 +729,10 @@ static struct db_query *take_group(struct db_pool *p, struct db_query *q)
 		else
 			g->members[g->nmembers++] = q;
 	}
-	if (g->nmembers > 1)
+	if (g->nmembers > 1) {
+		group_parts(g);
 		return g;
+	}
 	q = g->nmembers ? g->members[0] : NULL;
 	g->nmembers = 0;
 	query_free(g);
@@ -698,7 +857,12 @@ struct db_pool *db_pool_new(struct event_base *base, const struct cfg *cfg)
 		log_fatal("out of memory");
 	/* A statement outliving its request (answered 503 at the deadline)
 	 * still ends, and frees its connection, soon after. */
-	snprintf(p->session_sql, sizeof p->session_sql, "SET statement_timeout = %d",
+	/* No JIT: every statement is short, and compiling one costs more than
+	 * running it (a plan with a disabled node type looks expensive enough
+	 * to trigger it: cdrp_api.audit_seal). */
+	snprintf(p->session_sql, sizeof p->session_sql,
+	         "SELECT set_config('statement_timeout', '%d', false), "
+	         "set_config('jit', 'off', false)",
 	         cfg->request_deadline_ms * 2);
 	for (int i = 0; i < p->nconns; i++) {
 		struct db_conn *c = &p->conns[i];

@@ -247,9 +247,15 @@ END $$;
 -- new size and root, the consistency proof from p_signed (the size of the
 -- checkpoint cdrpd signed last, which cdrpd checks before it signs again)
 -- and the seal lag: the oldest sealed row's age.
+-- Index scans only: cdrpd's connection keeps its plans, and a plan made
+-- while the log was small (scan it all, hash the leaves) would read the
+-- whole log every 250 ms until the statistics catch up. No JIT: a disabled
+-- plan type looks costly enough to trigger it, and compiling costs more
+-- than the seal.
 CREATE FUNCTION cdrp_api.audit_seal(p_max int, p_signed bigint,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp, pg_temp
+SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS $$
 DECLARE
   st cdrp.audit_seal_state;
   snap_xmin xid8;

@@ -139,11 +139,22 @@ LANGUAGE sql IMMUTABLE AS $$
   END
 $$;
 
+-- PL/pgSQL, as set_caller and clear_caller: called once per request, and
+-- a SQL function that is not inlined is planned again at every call.
 CREATE FUNCTION cdrp.has_permission(p_roles text[], p_perm text) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT p_perm = 'identity'
-      OR EXISTS (SELECT 1 FROM unnest(p_roles) r WHERE p_perm = ANY (cdrp.role_permissions(r)))
-$$;
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE r text;
+BEGIN
+  IF p_perm = 'identity' THEN
+    RETURN true;
+  END IF;
+  FOREACH r IN ARRAY coalesce(p_roles, '{}') LOOP
+    IF p_perm = ANY (cdrp.role_permissions(r)) THEN
+      RETURN true;
+    END IF;
+  END LOOP;
+  RETURN false;
+END $$;
 
 -- ---- the caller ---------------------------------------------------------
 
@@ -167,21 +178,23 @@ END $$;
 -- Row-level security reads the caller from these transaction-local
 -- settings; only call() sets them (sql/code/008_rls.sql).
 CREATE FUNCTION cdrp.set_caller(me cdrp.caller, p_why text) RETURNS void
-LANGUAGE sql AS $$
-  SELECT set_config('cdrp.user_id', me.user_id::text, true),
-         set_config('cdrp.agency_id', me.agency_id::text, true),
-         set_config('cdrp.partnership_id', me.partnership_id::text, true),
-         set_config('cdrp.roles', array_to_string(me.roles, ','), true),
-         set_config('cdrp.justification', coalesce(p_why, ''), true),
-         set_config('cdrp.scope', 'user', true)
-$$;
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM set_config('cdrp.user_id', me.user_id::text, true),
+          set_config('cdrp.agency_id', me.agency_id::text, true),
+          set_config('cdrp.partnership_id', me.partnership_id::text, true),
+          set_config('cdrp.roles', array_to_string(me.roles, ','), true),
+          set_config('cdrp.justification', coalesce(p_why, ''), true),
+          set_config('cdrp.scope', 'user', true);
+END $$;
 
 CREATE FUNCTION cdrp.clear_caller() RETURNS void
-LANGUAGE sql AS $$
-  SELECT set_config('cdrp.user_id', '', true), set_config('cdrp.agency_id', '', true),
-         set_config('cdrp.partnership_id', '', true), set_config('cdrp.roles', '', true),
-         set_config('cdrp.justification', '', true), set_config('cdrp.scope', '', true)
-$$;
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM set_config('cdrp.user_id', '', true), set_config('cdrp.agency_id', '', true),
+          set_config('cdrp.partnership_id', '', true), set_config('cdrp.roles', '', true),
+          set_config('cdrp.justification', '', true), set_config('cdrp.scope', '', true);
+END $$;
 
 -- The endpoint function, checked to exist (p_fn comes from cdrpd's route
 -- table, never from a request).
@@ -305,25 +318,107 @@ BEGIN
                                       || cdrp.audit_backlog());
 END $$;
 
+-- A new referral's answer (and its Idempotency-Key's stored response).
+CREATE FUNCTION cdrp.referral_created(p_id bigint, p_body jsonb) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+  SELECT jsonb_build_object('id', p_id,
+           'reference', 'REF-' || extract(year FROM now() AT TIME ZONE 'UTC')::int || '-'
+                        || lpad(p_id::text, 6, '0'),
+           'status', 'submitted', 'case_kind', p_body->>'case_kind',
+           'submitted_at', cdrp.utc(now()))
+$$;
+
+-- Creates referrals from validated bodies under ids taken beforehand
+-- (nextval of the referrals' sequence), one statement per table however
+-- many there are: the referral, its first transition and its audit row.
+-- The reference and time are those of cdrp.referral_created.
+CREATE FUNCTION cdrp.referrals_create(me cdrp.caller, p_ids bigint[], p_bodies jsonb[])
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO cdrp.referrals (id, partnership_id, reference, agency_id, user_id, case_kind,
+                              subject_type, marking, body, submitted_at, updated_at)
+  SELECT u.rid, me.partnership_id, cdrp.referral_created(u.rid, u.b)->>'reference',
+         me.agency_id, me.user_id, u.b->>'case_kind', u.b->'subject'->>'type',
+         coalesce(u.b->>'marking', 'OFFICIAL'), u.b, now(), now()
+  FROM unnest(p_ids, p_bodies) u(rid, b);
+  INSERT INTO cdrp.referral_transitions (referral_id, from_status, to_status, user_id, at)
+  SELECT rid, NULL, 'submitted', me.user_id, now() FROM unnest(p_ids) rid;
+  INSERT INTO cdrp.audit_log (agency_id, user_id, action, object_type, object_id, justification)
+  SELECT me.agency_id, me.user_id, 'collect', 'referral', rid,
+         nullif(current_setting('cdrp.justification', true), '')
+  FROM unnest(p_ids) rid;
+END $$;
+
+CREATE FUNCTION cdrp.referral_next_id() RETURNS bigint LANGUAGE sql AS $$
+  SELECT nextval(pg_get_serial_sequence('cdrp.referrals', 'id'))
+$$;
+
 -- POST /v1/referrals (always with an Idempotency-Key: cdrpd requires it).
 CREATE FUNCTION cdrp_impl.referral_submit(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql AS $$
-DECLARE b jsonb := p_args->'body'; rid bigint; ref text; at timestamptz := now();
+DECLARE rid bigint := cdrp.referral_next_id();
 BEGIN
-  rid := nextval(pg_get_serial_sequence('cdrp.referrals', 'id'));
-  ref := 'REF-' || extract(year FROM at AT TIME ZONE 'UTC')::int || '-' || lpad(rid::text, 6, '0');
-  INSERT INTO cdrp.referrals (id, partnership_id, reference, agency_id, user_id, case_kind,
-                              subject_type, marking, body, submitted_at, updated_at)
-  VALUES (rid, me.partnership_id, ref, me.agency_id, me.user_id, b->>'case_kind',
-          b->'subject'->>'type', coalesce(b->>'marking', 'OFFICIAL'), b, at, at);
-  INSERT INTO cdrp.referral_transitions (referral_id, from_status, to_status, user_id, at)
-  VALUES (rid, NULL, 'submitted', me.user_id, at);
+  PERFORM cdrp.referrals_create(me, ARRAY[rid], ARRAY[p_args->'body']);
   status := 201;
-  body := jsonb_build_object('id', rid, 'reference', ref, 'status', 'submitted',
-                             'case_kind', b->>'case_kind', 'submitted_at', cdrp.utc(at));
-  PERFORM cdrp.audit(me.agency_id, me.user_id, 'collect', 'referral', rid);
+  body := cdrp.referral_created(rid, p_args->'body');
 END $$;
+
+-- Several POST /v1/referrals of one caller at once: what cdrpd's group
+-- commit sends instead of one call() each (daemon/db.c, "merged" calls).
+-- Same parameters as call(), the per-request ones as arrays; one row per
+-- request, n counting from 1. The common case, a key not seen before, is
+-- done set-based: each key is claimed with its final answer (a concurrent
+-- claim of the same key waits for us, as in call()), and the referrals of
+-- the keys claimed are created with one statement per table. Anything
+-- else (a key used before, or twice in this batch; an identity or
+-- permission refused; no key) goes through call() one by one, so
+-- refusals, replays and conflicts have one implementation.
+CREATE FUNCTION cdrp_api.submit_referrals(p_agency text, p_cn text, p_fn text, p_args jsonb[],
+  p_keys text[], p_hashes bytea[], p_partnership text DEFAULT NULL, p_why text DEFAULT NULL)
+RETURNS TABLE (n int, status int, body jsonb, replay boolean, etag text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp, pg_temp AS $$
+DECLARE me cdrp.caller; fresh int[] := '{}'; ids bigint[];
+BEGIN
+  IF p_fn <> 'referral_submit' OR cardinality(p_args) <> cardinality(p_keys)
+     OR cardinality(p_args) <> cardinality(p_hashes) THEN
+    RAISE EXCEPTION 'submit_referrals: % with % args, % keys, % hashes', p_fn,
+      cardinality(p_args), cardinality(p_keys), cardinality(p_hashes); -- a cdrpd bug: 500
+  END IF;
+  PERFORM cdrp.clear_caller();
+  -- whoami, not caller(): a refused identity is audited once, by call().
+  SELECT w.user_id, w.agency_id, w.partnership_id, w.roles, p_agency, p_cn INTO me
+  FROM cdrp.whoami(p_agency, p_cn, p_partnership) w;
+  IF me.user_id IS NOT NULL AND cdrp.has_permission(me.roles, cdrp.endpoint_permission(p_fn))
+     AND array_position(p_keys, NULL) IS NULL THEN
+    PERFORM cdrp.set_caller(me, p_why);
+    ids := ARRAY(SELECT cdrp.referral_next_id() FROM generate_series(1, cardinality(p_args)));
+    WITH claimed AS (
+      INSERT INTO cdrp.idempotency_keys AS i (agency_id, user_id, key, request_hash, status,
+                                              response, referral_id)
+      SELECT me.agency_id, me.user_id, r.k, r.h, 201,
+             cdrp.referral_created(r.rid, r.args->'body'), r.rid
+      FROM unnest(p_keys, p_hashes, ids, p_args) r(k, h, rid, args)
+      ON CONFLICT DO NOTHING RETURNING i.referral_id)
+    SELECT coalesce(array_agg(r.n::int ORDER BY r.n), '{}') INTO fresh
+    FROM unnest(ids) WITH ORDINALITY r(rid, n) JOIN claimed c ON c.referral_id = r.rid;
+    IF cardinality(fresh) > 0 THEN
+      PERFORM cdrp.referrals_create(me, ARRAY(SELECT ids[f] FROM unnest(fresh) f),
+                                    ARRAY(SELECT p_args[f]->'body' FROM unnest(fresh) f));
+      RETURN QUERY SELECT f, 201, cdrp.referral_created(ids[f], p_args[f]->'body'), false,
+                          NULL::text
+                   FROM unnest(fresh) f;
+    END IF;
+  END IF;
+  RETURN QUERY
+    SELECT r.n::int, c.*
+    FROM unnest(p_args, p_keys, p_hashes) WITH ORDINALITY r(args, k, h, n),
+         LATERAL cdrp_api.call(p_agency, p_cn, p_fn, r.args, r.k, r.h, p_partnership, p_why) c
+    WHERE r.n <> ALL (fresh)
+    ORDER BY r.n;
+END $$;
+GRANT EXECUTE ON FUNCTION
+  cdrp_api.submit_referrals(text, text, text, jsonb[], text[], bytea[], text, text) TO cdrp_app;
 
 -- GET /v1/referrals/{id}
 CREATE FUNCTION cdrp_impl.referral_get(me cdrp.caller, p_args jsonb,

@@ -204,6 +204,82 @@ check "they shared transactions: the failed group's calls were run again alone" 
 	<(tail -n "+$((lines + 1))" "$STACK/cdrpd.log")
 sql "DROP TRIGGER t_fail_one ON cdrp.referrals; DROP FUNCTION public.t_fail_one()" >/dev/null
 
+# --- merged intake: queued referrals of one caller in one set-based call ---------------------
+
+# The same queueing, with no failure: the 28 queued requests go in one
+# group, each caller's referrals as one call of cdrp_api.submit_referrals
+# (track_functions counts it). Among them a retry of an earlier key (a
+# replay of the same referral), a key reused for another referral (409),
+# another agency's referrer (its own merged call), and two refused
+# identities (403, audited as always).
+sql "ALTER ROLE cdrp_app SET track_functions = 'all'" >/dev/null
+stop_cdrpd
+CDRP_POOL_SIZE=1 stack_up
+write_referral "$WORK/other.json" "Other Person"
+before=$(sql "SELECT count(*) FROM cdrp.referrals")
+max_before=$(sql "SELECT coalesce(max(id), 0) FROM cdrp.referrals")
+audit_before=$(sql "SELECT max(id) FROM cdrp.audit_log")
+merged_before=$(sql "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions
+                     WHERE funcname = 'submit_referrals'")
+"$PSQL" -X -q -c "BEGIN; LOCK TABLE cdrp.idempotency_keys IN EXCLUSIVE MODE;
+  SELECT pg_sleep(3); COMMIT;" >/dev/null &
+lock_pid=$!
+sleep 0.5
+post_as() { # CERT KEY FILE: prints "I CODE" and keeps the body in $WORK/merged.I
+	curl -sS --max-time 15 --cacert "$CDRP_CA" --cert "$CDRP_PKI/$1.crt" \
+		--key "$CDRP_PKI/$1.key" -o "$WORK/merged.$2" -w "$2 %{http_code}\n" \
+		-H 'Content-Type: application/json' -H "Idempotency-Key: $RUN_TAG-merged-$2" \
+		--data-binary "@$3" "$CDRP_URL/v1/referrals"
+}
+{
+	post_as police-referrer 0 "$referral_file" &
+	sleep 0.5
+	for ((i = 1; i <= 20; i++)); do
+		post_as police-referrer "$i" "$referral_file" &
+	done
+	sleep 0.5
+	# queued after the first 20 (still in the same group): the same key
+	# again, with the same and with another body
+	post_as police-referrer 5 "$referral_file" | sed 's/^5 /retry5 /' &
+	post_as police-referrer 6 "$WORK/other.json" | sed 's/^6 /reuse6 /' &
+	for ((i = 23; i <= 26; i++)); do
+		post_as youth-referrer "$i" "$referral_file" &
+	done
+	post_as county-analyst 27 "$referral_file" &
+	post_as unknown-user 28 "$referral_file" &
+	wait
+} >"$WORK/merged.codes" 2>&1 &
+merged_pid=$!
+wait "$lock_pid"
+wait "$merged_pid"
+code_of() { sed -n "s/^$1 //p" "$WORK/merged.codes"; }
+id_of() { sed -n 's/.*"id": *\([0-9]*\).*/\1/p' "$WORK/merged.$1"; }
+assert_eq "merged: 29 answers" 29 "$(wc -l <"$WORK/merged.codes")"
+assert_eq "merged: 25 new referrals answered 201" 25 \
+	"$(grep -cE '^([0-9]|1[0-9]|20|2[3-6]) 201$' "$WORK/merged.codes")"
+assert_eq "merged: a retry of key 5 replays (201)" 201 "$(code_of retry5)"
+assert_eq "merged: the replay names key 5's referral" "$(id_of 5)" \
+	"$(sql "SELECT referral_id FROM cdrp.idempotency_keys WHERE key = '$RUN_TAG-merged-5'")"
+assert_eq "merged: key 6 reused for another referral: 409" 409 "$(code_of reuse6)"
+assert_eq "merged: the analyst may not submit: 403" 403 "$(code_of 27)"
+assert_eq "merged: an unregistered identity: 403" 403 "$(code_of 28)"
+assert_eq "merged: 25 referrals created, none twice" $((before + 25)) \
+	"$(sql "SELECT count(*) FROM cdrp.referrals")"
+assert_eq "merged: every new referral has its transition and its audit row" "25 25" \
+	"$(sql "SELECT (SELECT count(*) FROM cdrp.referral_transitions WHERE referral_id > $max_before),
+	               (SELECT count(*) FROM cdrp.audit_log WHERE object_type = 'referral'
+	                  AND action = 'collect' AND object_id > $max_before)" | tr '|' ' ')"
+check "merged: the queued referrals shared one transaction (at most 3 for 25)" \
+	test "$(sql "SELECT count(DISTINCT xmin::text) FROM cdrp.referrals WHERE id > $max_before")" -le 3
+merged_grew() {
+	test "$(sql "SELECT coalesce(sum(calls), 0) FROM pg_stat_user_functions
+	             WHERE funcname = 'submit_referrals'")" -gt "$merged_before"
+}
+check "merged: they went as merged calls (cdrp_api.submit_referrals)" wait_for 5 merged_grew
+assert_eq "merged: each refusal audited once" 2 \
+	"$(sql "SELECT count(*) FROM cdrp.audit_log WHERE action = 'deny' AND id > $audit_before")"
+sql "ALTER ROLE cdrp_app RESET track_functions" >/dev/null
+
 # --- two cdrpd on one database and one checkpoint file ---------------------------------------
 
 # Both seal and sign, every 10 ms; their notes must land whole and in size
