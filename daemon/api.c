@@ -80,6 +80,8 @@ static struct route routes[] = {
     {GET, "/v1/cases/{id}/incidents", "incident_list", RK_GENERIC, PB_NONE, PQ_NONE, false},
     {POST, "/v1/cases/{id}/risk", "risk_assess", RK_GENERIC, PB_RISK, PQ_NONE, false},
     {POST, "/v1/cases/{id}/actions", "action_add", RK_GENERIC, PB_ACTION, PQ_NONE, false},
+    {GET, "/v1/cases/{id}/actions", "action_list", RK_GENERIC, PB_NONE, PQ_NONE, false},
+    {GET, "/v1/actions/{id}", "action_get", RK_GENERIC, PB_NONE, PQ_NONE, false},
     {PATCH, "/v1/actions/{id}", "action_update", RK_GENERIC, PB_ACTION_PATCH, PQ_NONE, true},
     {GET, "/v1/victims", "victim_list", RK_GENERIC, PB_NONE, PQ_VICTIMS, false},
     {POST, "/v1/persons/{id}/flags", "person_flag_add", RK_GENERIC, PB_FLAG, PQ_NONE, false},
@@ -143,6 +145,35 @@ static struct route routes[] = {
     {GET, "/v1/audit/entries", "audit_entries", RK_GENERIC, PB_NONE, PQ_AUDIT_ENTRIES, false},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
+
+void api_print_routes(FILE *f)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < NROUTES; i++) {
+		const struct route *rt = &routes[i];
+		const char *m = rt->method == GET    ? "GET"
+		                : rt->method == POST ? "POST"
+		                : rt->method == PUT  ? "PUT"
+		                                     : "PATCH";
+		/* Idempotency-Key: required for referral intake, honoured on
+		 * every other write, ignored on reads. */
+		const char *key = rt->kind == RK_REFERRAL_SUBMIT ? "required"
+		                  : rt->method == GET            ? "ignored"
+		                                                 : "optional";
+		json_array_append_new(
+		    list, json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:s}", "method", m, "path",
+		                    rt->path, "operation", rt->fn, "body",
+		                    rt->body != PB_NONE || rt->kind == RK_REFERRAL_SUBMIT, "query",
+		                    rt->query != PQ_NONE || rt->kind == RK_REFERRAL_LIST,
+		                    "if_match", rt->if_match, "idempotency_key", key));
+	}
+	char *text = json_dumps(list, JSON_INDENT(1));
+	if (!text)
+		log_fatal("out of memory");
+	fprintf(f, "%s\n", text);
+	free(text);
+	json_decref(list);
+}
 /* The one statement: cdrp_api.call. */
 static int call_stmt;
 static int submit_stmt; /* call_stmt for referral_submit, merged in groups */

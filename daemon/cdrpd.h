@@ -160,6 +160,8 @@ struct json_t *audit_health(void);
 
 /* ---- api.c: routes and handlers. */
 void api_init(void); /* registers the statements; before db_pool_new() */
+/* The route table as JSON (cdrpd --routes): what proto/openapi.json must match. */
+void api_print_routes(FILE *f);
 void api_handle(struct evhttp_request *req, void *arg);
 
 /* The daemon's state, owned by main.c. */

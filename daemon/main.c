@@ -26,6 +26,7 @@ static void usage(FILE *f)
 	           "       cdrpd -c FILE --check-config  validate the config and TLS files\n"
 	           "       cdrpd -c FILE --migrate  apply database migrations "
 	           "(uses migrate_database, else database)\n"
+	           "       cdrpd --routes           print the route table as JSON\n"
 	           "       cdrpd --version\n");
 }
 
@@ -156,9 +157,13 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 'k'},
-	    {"migrate", no_argument, NULL, 'm'},      {"version", no_argument, NULL, 'V'},
-	    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'k'},
+	    {"migrate", no_argument, NULL, 'm'},
+	    {"version", no_argument, NULL, 'V'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"routes", no_argument, NULL, 'R'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct daemon d = {0};
 	bool check_only = false, migrate = false;
@@ -179,6 +184,9 @@ int main(int argc, char **argv)
 			break;
 		case 'V':
 			printf("cdrpd 0.1 (schema %d)\n", db_expected_version());
+			return 0;
+		case 'R':
+			api_print_routes(stdout);
 			return 0;
 		case 'h':
 			usage(stdout);

@@ -91,7 +91,8 @@ LANGUAGE sql IMMUTABLE AS $$
     WHEN p_fn IN ('referral_accept', 'referral_decline', 'referral_request_info')
       THEN 'referral.triage'
     WHEN p_fn IN ('case_list', 'case_get', 'case_history', 'case_notes', 'incident_list',
-                  'victim_list', 'person_case_review') THEN 'case.read'
+                  'victim_list', 'person_case_review', 'action_list', 'action_get')
+      THEN 'case.read'
     WHEN p_fn IN ('case_update', 'case_close', 'case_reopen', 'case_person_add',
                   'risk_assess', 'person_flag_add') THEN 'case.write'
     WHEN p_fn IN ('case_strand', 'case_ppo_removal') THEN 'case.ppo'
