@@ -146,15 +146,31 @@ static struct route routes[] = {
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
 
+size_t api_route_count(void)
+{
+	return NROUTES;
+}
+
+static const char *method_name(enum evhttp_cmd_type m)
+{
+	return m == GET ? "GET" : m == POST ? "POST" : m == PUT ? "PUT" : "PATCH";
+}
+
+bool api_route_name(size_t i, const char **method, const char **path)
+{
+	if (i >= NROUTES)
+		return false;
+	*method = method_name(routes[i].method);
+	*path = routes[i].path;
+	return true;
+}
+
 void api_print_routes(FILE *f)
 {
 	json_t *list = json_array();
 	for (size_t i = 0; i < NROUTES; i++) {
 		const struct route *rt = &routes[i];
-		const char *m = rt->method == GET    ? "GET"
-		                : rt->method == POST ? "POST"
-		                : rt->method == PUT  ? "PUT"
-		                                     : "PATCH";
+		const char *m = method_name(rt->method);
 		/* Idempotency-Key: required for referral intake, honoured on
 		 * every other write, ignored on reads. */
 		const char *key = rt->kind == RK_REFERRAL_SUBMIT ? "required"
@@ -177,6 +193,7 @@ void api_print_routes(FILE *f)
 /* The one statement: cdrp_api.call. */
 static int call_stmt;
 static int submit_stmt; /* call_stmt for referral_submit, merged in groups */
+static int purge_stmt;  /* cdrp_api.idempotency_purge */
 
 static double elapsed_ms(const struct timespec *t0)
 {
@@ -231,14 +248,11 @@ static void respond(struct api_req *r, int status, const char *ctype, const char
 		evhttp_send_reply(r->req, status, NULL, buf);
 		evbuffer_free(buf);
 	}
+	double ms = elapsed_ms(&r->started);
 	log_info("req %s %s %s agency=%s status=%d %.1fms", r->id,
-	         r->rt ? (r->rt->method == GET    ? "GET"
-	                  : r->rt->method == POST ? "POST"
-	                  : r->rt->method == PUT  ? "PUT"
-	                                          : "PATCH")
-	               : "-",
-	         r->rt ? r->rt->path : "-", r->who.agency[0] ? r->who.agency : "-", status,
-	         elapsed_ms(&r->started));
+	         r->rt ? method_name(r->rt->method) : "-", r->rt ? r->rt->path : "-",
+	         r->who.agency[0] ? r->who.agency : "-", status, ms);
+	admin_observe(r->rt ? (int)(r->rt - routes) : -1, status, ms / 1000);
 	req_free(r);
 }
 
@@ -680,6 +694,83 @@ void api_init(void)
 	    "SELECT n, status, body, replay, etag FROM cdrp_api.submit_referrals("
 	    "$1, $2, $3, $4::jsonb[], $5::text[], $6::bytea[], $7, $8)",
 	    1u << 0 | 1u << 1 | 1u << 2 | 1u << 6 | 1u << 7);
+	purge_stmt =
+	    db_register("idempotency_purge", "SELECT status, body, replay, etag FROM "
+	                                     "cdrp_api.idempotency_purge($1::int, $2::int)");
+}
+
+/* ---- Idempotency-Key expiry: every API_PURGE_EVERY_S (or the TTL, if
+ * shorter) the keys older than idempotency_key_ttl_s are deleted, at most
+ * API_PURGE_BATCH a time (a backlog goes at once, in batches). */
+#define API_PURGE_EVERY_S 60
+#define API_PURGE_BATCH   10000
+static struct {
+	struct daemon *d;
+	struct event *tick;
+	struct db_query *query;
+} P;
+
+static void purge_schedule(int seconds)
+{
+	struct timeval tv = {seconds, 0};
+	event_add(P.tick, &tv);
+}
+
+static int purge_every_s(void)
+{
+	int ttl = P.d->cfg.idempotency_key_ttl_s;
+	return ttl < API_PURGE_EVERY_S ? ttl : API_PURGE_EVERY_S;
+}
+
+static void purge_answered(void *arg, const struct db_result *res)
+{
+	(void)arg;
+	P.query = NULL;
+	long long n = 0;
+	if (res->outcome == DB_DONE && res->status == 200) {
+		json_t *b = json_loadb(res->body, res->body_len, 0, NULL);
+		n = json_integer_value(json_object_get(b, "purged"));
+		json_decref(b);
+		if (n > 0)
+			log_info("idempotency: %lld key(s) older than %d s purged", n,
+			         P.d->cfg.idempotency_key_ttl_s);
+	} else {
+		log_warn("idempotency: purge failed (outcome %d); retrying later",
+		         (int)res->outcome);
+	}
+	purge_schedule(n >= API_PURGE_BATCH ? 0 : purge_every_s());
+}
+
+static void purge_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	char ttl[16], max[16];
+	snprintf(ttl, sizeof ttl, "%d", P.d->cfg.idempotency_key_ttl_s);
+	snprintf(max, sizeof max, "%d", API_PURGE_BATCH);
+	const char *params[] = {ttl, max};
+	if (P.d->stopping)
+		return;
+	P.query = db_call(P.d->db, purge_stmt, params, 2, purge_answered, NULL);
+	if (!P.query)
+		purge_schedule(purge_every_s()); /* no database now */
+}
+
+void api_start(struct daemon *d)
+{
+	P.d = d;
+	P.tick = evtimer_new(d->base, purge_tick, NULL);
+	if (!P.tick)
+		log_fatal("out of memory");
+	purge_schedule(1);
+}
+
+void api_stop(void)
+{
+	db_cancel(P.query);
+	P.query = NULL;
+	if (P.tick)
+		event_free(P.tick);
+	P.tick = NULL;
 }
 
 /* Size of the request head as received, near enough: request line plus

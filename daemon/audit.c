@@ -44,6 +44,7 @@ struct audit {
 	struct event *tick;
 	bool reconciled;        /* the file has every checkpoint the database has */
 	bool busy;              /* a call is in flight */
+	struct db_query *query; /* that call (cancelled by audit_stop) */
 	struct checkpoint last; /* the latest signed, in the file */
 	bool have_last;
 	struct checkpoint pending; /* signed, being stored */
@@ -171,6 +172,7 @@ static void call(int stmt, const char *const *params, int n, db_cb cb)
 		schedule(A.d->cfg.audit_seal_interval_ms);
 		return;
 	}
+	A.query = q;
 	A.busy = true;
 }
 
@@ -200,6 +202,7 @@ static void reconcile_done(void *arg, const struct db_result *r)
 {
 	(void)arg;
 	A.busy = false;
+	A.query = NULL;
 	json_t *b = answer_body(r, "reading checkpoints");
 	if (!b) {
 		schedule(A.d->cfg.audit_seal_interval_ms);
@@ -238,6 +241,7 @@ static void stored(void *arg, const struct db_result *r)
 {
 	(void)arg;
 	A.busy = false;
+	A.query = NULL;
 	json_t *b = answer_body(r, "storing a checkpoint");
 	if (b) {
 		/* In the database first: a note in the file is always there too. */
@@ -295,6 +299,7 @@ static void sealed(void *arg, const struct db_result *r)
 {
 	(void)arg;
 	A.busy = false;
+	A.query = NULL;
 	json_t *b = answer_body(r, "sealing");
 	int next = A.d->cfg.audit_seal_interval_ms;
 	if (!b) {
@@ -440,6 +445,11 @@ bool audit_start(struct daemon *d, char *err, size_t errlen)
 
 void audit_stop(void)
 {
+	/* A call still in flight is failed when the pool is freed, after
+	 * this: its callback must not run (it would re-arm A.tick). */
+	if (A.busy)
+		db_cancel(A.query);
+	A.query = NULL;
 	if (A.tick)
 		event_free(A.tick);
 	A.tick = NULL;

@@ -56,6 +56,11 @@ struct cfg {
 	char audit_origin[CFG_STR_MAX];          /* the log's name in its checkpoints */
 	int audit_seal_interval_ms;
 	int audit_seal_batch;
+	/* plain-HTTP admin listener (liveness, metrics), loopback only; off
+	 * when admin_host is empty */
+	char admin_host[64];
+	int admin_port;
+	int idempotency_key_ttl_s; /* keys kept at least this long, then purged */
 	enum log_level log_level;
 	bool log_syslog;
 };
@@ -63,6 +68,10 @@ void cfg_defaults(struct cfg *c);
 /* Parse config text; on error writes "line N: why" into err. */
 bool cfg_parse(const char *text, struct cfg *c, char *err, size_t errlen) WUR;
 bool cfg_load(const char *path, struct cfg *c, char *err, size_t errlen) WUR;
+/* SIGHUP: copies from `next` every setting that can change while running
+ * into `cur`; writes the names of changed ones that need a restart (kept
+ * as they are) into `restart`. */
+void cfg_reload(struct cfg *cur, const struct cfg *next, char *restart, size_t restartlen);
 
 /* ---- tls.c: server TLS context and certificate identity. */
 #define TLS_AGENCY_MAX 17  /* agency code: 2..16 of [A-Z0-9] */
@@ -129,6 +138,11 @@ struct db_query *db_call(struct db_pool *p, int stmt, const char *const *params,
                          db_cb cb, void *arg) WUR;
 void db_cancel(struct db_query *q);
 int db_ready_count(const struct db_pool *p);
+struct db_stats {
+	int size, ready, waiting, inflight;
+	unsigned long long groups, group_calls, merged_calls, group_failures;
+};
+void db_get_stats(const struct db_pool *p, struct db_stats *out);
 /* Blocking helpers for startup and `cdrpd --migrate` (not on the loop). */
 int db_expected_version(void);
 /* SHA-256 (hex) of the compiled-in SQL code of sql/code/. */
@@ -141,6 +155,7 @@ bool db_migrate(const char *conninfo, char *err, size_t errlen) WUR;
 /* ---- http.c: HTTPS server: listener, TLS per connection, limits. */
 struct daemon;
 bool http_start(struct daemon *d, char *err, size_t errlen) WUR;
+void http_apply_limits(struct daemon *d);
 void http_stop_accepting(struct daemon *d);
 void http_free(struct daemon *d);
 /* Closes connections still in their TLS handshake (used when stopping). */
@@ -159,9 +174,20 @@ void audit_stop(void);
 struct json_t *audit_health(void);
 
 /* ---- api.c: routes and handlers. */
-void api_init(void); /* registers the statements; before db_pool_new() */
+void api_init(void);              /* registers the statements; before db_pool_new() */
+void api_start(struct daemon *d); /* after db_pool_new(): the key expiry timer */
+void api_stop(void);
 /* The route table as JSON (cdrpd --routes): what proto/openapi.json must match. */
 void api_print_routes(FILE *f);
+size_t api_route_count(void);
+/* Method and path pattern of route i; false past the end. */
+bool api_route_name(size_t i, const char **method, const char **path);
+
+/* ---- admin.c: the loopback admin listener (/livez, /readyz, /metrics). */
+bool admin_start(struct daemon *d, char *err, size_t errlen) WUR;
+void admin_stop(void);
+/* One answered request: route index (-1: none matched), status, seconds. */
+void admin_observe(int route, int status, double seconds);
 void api_handle(struct evhttp_request *req, void *arg);
 
 /* The daemon's state, owned by main.c. */

@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ void cfg_defaults(struct cfg *c)
 	c->group_commit_max = 32;
 	c->audit_seal_interval_ms = 250;
 	c->audit_seal_batch = 20000;
+	c->idempotency_key_ttl_s = 24 * 3600;
 	snprintf(c->audit_origin, sizeof c->audit_origin, "cdrp.invalid/audit");
 	c->log_level = LL_INFO;
 }
@@ -44,11 +46,12 @@ static bool parse_int(const char *v, long lo, long hi, long *out)
 	return true;
 }
 
-static bool parse_listen(const char *v, struct cfg *c)
+/* HOST:PORT or [V6]:PORT into host (of hostlen bytes) and port. */
+static bool parse_listen(const char *v, char *host, size_t hostlen, int *port_out)
 {
 	const char *colon = strrchr(v, ':');
 	long port;
-	if (!colon || colon == v || (size_t)(colon - v) >= sizeof c->listen_host)
+	if (!colon || colon == v || (size_t)(colon - v) >= hostlen)
 		return false;
 	if (!parse_int(colon + 1, 0, 65535, &port))
 		return false;
@@ -57,9 +60,9 @@ static bool parse_listen(const char *v, struct cfg *c)
 		v++;
 		n -= 2;
 	}
-	memcpy(c->listen_host, v, n);
-	c->listen_host[n] = '\0';
-	c->listen_port = (int)port;
+	memcpy(host, v, n);
+	host[n] = '\0';
+	*port_out = (int)port;
 	return true;
 }
 
@@ -92,6 +95,7 @@ static const struct int_key int_keys[] = {
     INT_KEY(group_commit_max, 1, 256),
     INT_KEY(audit_seal_interval_ms, 10, 60000),
     INT_KEY(audit_seal_batch, 100, 1000000),
+    INT_KEY(idempotency_key_ttl_s, 1, 30 * 24 * 3600),
 };
 struct str_key {
 	const char *name;
@@ -111,8 +115,14 @@ static const struct str_key str_keys[] = {
 static bool set_key(struct cfg *c, const char *k, const char *v, char *why, size_t whylen)
 {
 	if (strcmp(k, "listen") == 0) {
-		if (!parse_listen(v, c))
+		if (!parse_listen(v, c->listen_host, sizeof c->listen_host, &c->listen_port))
 			snprintf(why, whylen, "listen must be HOST:PORT");
+		return why[0] == '\0';
+	}
+	if (strcmp(k, "admin_listen") == 0) {
+		if (!parse_listen(v, c->admin_host, sizeof c->admin_host, &c->admin_port))
+			snprintf(why, whylen,
+			         "admin_listen must be HOST:PORT (a loopback address)");
 		return why[0] == '\0';
 	}
 	if (strcmp(k, "log_level") == 0) {
@@ -167,9 +177,27 @@ static char *trim(char *s)
 	return s;
 }
 
+/* Appends one finding to err, one per line. */
+static void add_err(char *err, size_t errlen, int *nerr, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add_err(char *err, size_t errlen, int *nerr, const char *fmt, ...)
+{
+	size_t n = *nerr ? strlen(err) : 0;
+	if (*nerr && n + 2 < errlen)
+		n += (size_t)snprintf(err + n, errlen - n, "\n");
+	if (!*nerr && errlen)
+		err[0] = '\0';
+	va_list ap;
+	va_start(ap, fmt);
+	if (n < errlen)
+		vsnprintf(err + n, errlen - n, fmt, ap);
+	va_end(ap);
+	(*nerr)++;
+}
+
 bool cfg_parse(const char *text, struct cfg *c, char *err, size_t errlen)
 {
-	bool ok = false;
+	int nerr = 0;
 	char *copy = strdup(text);
 	if (!copy)
 		log_fatal("out of memory");
@@ -188,14 +216,12 @@ bool cfg_parse(const char *text, struct cfg *c, char *err, size_t errlen)
 			continue;
 		char *eq = strchr(s, '=');
 		if (!eq) {
-			snprintf(err, errlen, "line %d: expected key = value", lineno);
-			goto out;
+			add_err(err, errlen, &nerr, "line %d: expected key = value", lineno);
+			continue;
 		}
 		*eq = '\0';
-		if (!set_key(c, trim(s), trim(eq + 1), why, sizeof why)) {
-			snprintf(err, errlen, "line %d: %s", lineno, why);
-			goto out;
-		}
+		if (!set_key(c, trim(s), trim(eq + 1), why, sizeof why))
+			add_err(err, errlen, &nerr, "line %d: %s", lineno, why);
 	}
 	static const char *const required[] = {"tls_cert",
 	                                       "tls_key",
@@ -207,16 +233,18 @@ bool cfg_parse(const char *text, struct cfg *c, char *err, size_t errlen)
 	for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
 		for (size_t j = 0; j < sizeof str_keys / sizeof str_keys[0]; j++) {
 			if (strcmp(str_keys[j].name, required[i]) == 0 &&
-			    !((char *)c + str_keys[j].off)[0]) {
-				snprintf(err, errlen, "missing required key '%s'", required[i]);
-				goto out;
-			}
+			    !((char *)c + str_keys[j].off)[0])
+				add_err(err, errlen, &nerr, "missing required key '%s'",
+				        required[i]);
 		}
 	}
-	ok = true;
-out:
+	if (c->admin_host[0] && strcmp(c->admin_host, "127.0.0.1") != 0 &&
+	    strcmp(c->admin_host, "::1") != 0 && strncmp(c->admin_host, "127.", 4) != 0)
+		add_err(err, errlen, &nerr,
+		        "admin_listen must be a loopback address (it has no TLS and no client "
+		        "certificates)");
 	free(copy);
-	return ok;
+	return nerr == 0;
 }
 
 bool cfg_load(const char *path, struct cfg *c, char *err, size_t errlen)
@@ -237,10 +265,18 @@ bool cfg_load(const char *path, struct cfg *c, char *err, size_t errlen)
 		goto out;
 	}
 	buf[n] = '\0';
-	char why[400];
+	char why[2048];
 	cfg_defaults(c);
 	if (!cfg_parse(buf, c, why, sizeof why)) {
-		snprintf(err, errlen, "%s: %s", path, why);
+		/* "path: finding" for each line of why */
+		size_t used = 0;
+		for (char *line = why, *nl; line && used < errlen; line = nl ? nl + 1 : NULL) {
+			nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			used += (size_t)snprintf(err + used, errlen - used, "%s%s: %s",
+			                         used ? "\n" : "", path, line);
+		}
 		goto out;
 	}
 	ok = true;
@@ -249,4 +285,33 @@ out:
 	if (f)
 		fclose(f);
 	return ok;
+}
+
+void cfg_reload(struct cfg *cur, const struct cfg *next, char *restart, size_t restartlen)
+{
+	struct cfg keep = *cur;
+	size_t n = 0;
+	restart[0] = '\0';
+	*cur = *next;
+	/* Bound, opened or connected at start: changing them needs a restart. */
+#define KEEP(field)                                                                                \
+	do {                                                                                       \
+		if (memcmp(&keep.field, &next->field, sizeof keep.field) != 0 && n < restartlen)   \
+			n += (size_t)snprintf(restart + n, restartlen - n, "%s%s", n ? ", " : "",  \
+			                      #field);                                             \
+		memcpy(&cur->field, &keep.field, sizeof keep.field);                               \
+	} while (0)
+	KEEP(listen_host);
+	KEEP(listen_port);
+	KEEP(port_file);
+	KEEP(database);
+	KEEP(migrate_database);
+	KEEP(pool_size);
+	KEEP(audit_signing_key);
+	KEEP(audit_checkpoint_file);
+	KEEP(audit_origin);
+	KEEP(admin_host);
+	KEEP(admin_port);
+	KEEP(log_syslog);
+#undef KEEP
 }

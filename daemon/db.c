@@ -148,6 +148,7 @@ struct db_pool {
 	struct event *drain; /* fails waiting queries when nothing is up */
 	struct event *kick;  /* dispatches waiting queries from the loop */
 	char session_sql[128];
+	unsigned long long groups, group_calls, merged_calls, group_failures; /* metrics */
 };
 
 static void conn_io(evutil_socket_t fd, short what, void *arg);
@@ -459,6 +460,7 @@ static void setup_done(struct db_conn *c, struct db_query *q)
 static void group_done(struct db_pool *p, struct db_query *g)
 {
 	if (g->failed) {
+		p->group_failures++;
 		log_info("db: a group of %d calls failed; running each alone", g->nmembers);
 		for (int i = 0; i < g->nmembers; i++) {
 			struct db_query *m = g->members[i];
@@ -652,6 +654,19 @@ static void conn_retry(evutil_socket_t fd, short what, void *arg)
 	conn_start(arg);
 }
 
+void db_get_stats(const struct db_pool *p, struct db_stats *out)
+{
+	*out = (struct db_stats){.size = p->nconns,
+	                         .ready = db_ready_count(p),
+	                         .waiting = p->nwaiting,
+	                         .groups = p->groups,
+	                         .group_calls = p->group_calls,
+	                         .merged_calls = p->merged_calls,
+	                         .group_failures = p->group_failures};
+	for (int i = 0; i < p->nconns; i++)
+		out->inflight += p->conns[i].ninflight;
+}
+
 int db_ready_count(const struct db_pool *p)
 {
 	int n = 0;
@@ -731,6 +746,13 @@ static struct db_query *take_group(struct db_pool *p, struct db_query *q)
 	}
 	if (g->nmembers > 1) {
 		group_parts(g);
+		p->groups++;
+		p->group_calls += (unsigned long long)g->nmembers;
+		for (int i = 0; i < g->nparts; i++) {
+			int n = g->part_end[i] - (i ? g->part_end[i - 1] : 0);
+			if (n > 1)
+				p->merged_calls += (unsigned long long)n;
+		}
 		return g;
 	}
 	q = g->nmembers ? g->members[0] : NULL;

@@ -501,6 +501,18 @@ static bool write_port_file(const char *path, int port, char *err, size_t errlen
 	return true;
 }
 
+/* The limits evhttp enforces itself (also on SIGHUP). */
+void http_apply_limits(struct daemon *d)
+{
+	if (!d->http)
+		return;
+	evhttp_set_max_body_size(d->http,
+	                         (ev_ssize_t)(d->cfg.max_body_bytes * HTTP_HARD_CAP_FACTOR));
+	evhttp_set_max_headers_size(d->http,
+	                            (ev_ssize_t)(d->cfg.max_header_bytes * HTTP_HARD_CAP_FACTOR));
+	evhttp_set_timeout(d->http, d->cfg.idle_timeout_s);
+}
+
 bool http_start(struct daemon *d, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
@@ -548,11 +560,7 @@ bool http_start(struct daemon *d, char *err, size_t errlen)
 	evhttp_set_allowed_methods(d->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
 	                                        EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH |
 	                                        EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
-	evhttp_set_max_body_size(d->http,
-	                         (ev_ssize_t)(d->cfg.max_body_bytes * HTTP_HARD_CAP_FACTOR));
-	evhttp_set_max_headers_size(d->http,
-	                            (ev_ssize_t)(d->cfg.max_header_bytes * HTTP_HARD_CAP_FACTOR));
-	evhttp_set_timeout(d->http, d->cfg.idle_timeout_s);
+	http_apply_limits(d);
 	evhttp_set_default_content_type(d->http, "application/json");
 	/* Read (and drop) an oversized body before closing, so the client sees
 	 * the 413 instead of a reset. */

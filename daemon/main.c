@@ -23,7 +23,10 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: cdrpd -c FILE            run the daemon\n"
-	           "       cdrpd -c FILE --check-config  validate the config and TLS files\n"
+	           "       cdrpd -c FILE -t         test the config: every key, the TLS and audit\n"
+	           "                                files, the database connection and schema;\n"
+	           "                                reports every error (exit 78 if any)\n"
+	           "       cdrpd -c FILE --check-config  the same without the database\n"
 	           "       cdrpd -c FILE --migrate  apply database migrations "
 	           "(uses migrate_database, else database)\n"
 	           "       cdrpd --routes           print the route table as JSON\n"
@@ -133,25 +136,94 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
 	drain_tick(-1, 0, d);
 }
 
+/* SIGHUP: the config file read again and, if it is valid and its TLS
+ * files load, every setting that can change while running takes effect
+ * (limits, timeouts, log level, group commit, sealer, key expiry, TLS
+ * files); the ones bound at start (listen, database, pool, audit key and
+ * file...) are kept, with a warning naming them. Anything wrong keeps the
+ * whole running configuration. An expired CRL is refused here too. */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
 	(void)sig, (void)what;
 	struct daemon *d = arg;
-	char err[512];
+	char err[2048], restart[512];
 	time_t next_update = 0;
-	/* The TLS file paths come from the config as loaded at start. An
-	 * expired CRL is refused here, so the current one stays in use. */
-	SSL_CTX *ctx = tls_server_ctx(&d->cfg, &next_update, err, sizeof err);
+	struct cfg *next = malloc(sizeof *next);
+	if (!next)
+		log_fatal("out of memory");
+	if (!cfg_load(d->cfg_path, next, err, sizeof err)) {
+		for (char *nl; (nl = strchr(err, '\n'));)
+			*nl = ';'; /* one log line */
+		log_error("SIGHUP: keeping the running configuration: %s", err);
+		goto out;
+	}
+	SSL_CTX *ctx = tls_server_ctx(next, &next_update, err, sizeof err);
 	if (!ctx) {
-		log_error("SIGHUP: keeping the current certificates and CRL: %s", err);
+		log_error("SIGHUP: keeping the running configuration, certificates and CRL: %s",
+		          err);
 		crl_report(d, "SIGHUP: ");
-		return;
+		goto out;
 	}
 	SSL_CTX_free(d->ssl_ctx); /* live connections hold their own reference */
 	d->ssl_ctx = ctx;
 	d->crl_next_update = next_update;
-	log_info("SIGHUP: certificates and CRL reloaded");
+	cfg_reload(&d->cfg, next, restart, sizeof restart);
+	log_init(d->cfg.log_level, d->cfg.log_syslog);
+	http_apply_limits(d);
+	log_info("SIGHUP: configuration, certificates and CRL reloaded");
+	if (restart[0])
+		log_warn("SIGHUP: changed but kept until a restart: %s", restart);
 	crl_report(d, "SIGHUP: ");
+out:
+	free(next);
+}
+
+/* cdrpd -t: every check, every error reported (not only the first). */
+static int test_config(const char *path)
+{
+	char err[2048];
+	int nerr = 0;
+	time_t next_update = 0;
+	struct cfg *c = malloc(sizeof *c);
+	if (!c)
+		log_fatal("out of memory");
+	if (!cfg_load(path, c, err, sizeof err)) {
+		for (char *line = err, *nl; line; line = nl ? nl + 1 : NULL, nerr++) {
+			nl = strchr(line, '\n');
+			if (nl)
+				*nl = '\0';
+			fprintf(stderr, "cdrpd: error: %s\n", line);
+		}
+	}
+	SSL_CTX *ctx = NULL;
+	if (c->tls_cert[0] && c->tls_key[0] && c->tls_ca[0] && c->tls_crl[0]) {
+		if (!(ctx = tls_server_ctx(c, &next_update, err, sizeof err))) {
+			fprintf(stderr, "cdrpd: error: TLS: %s\n", err);
+			nerr++;
+		}
+		SSL_CTX_free(ctx);
+	}
+	if (c->audit_signing_key[0] && c->audit_checkpoint_file[0] &&
+	    !audit_check_config(c, err, sizeof err)) {
+		fprintf(stderr, "cdrpd: error: audit: %s\n", err);
+		nerr++;
+	}
+	if (c->database[0]) {
+		if (!db_check_schema(c->database, err, sizeof err)) {
+			fprintf(stderr, "cdrpd: error: database: %s\n", err);
+			nerr++;
+		} else {
+			db_conninfo_warnings(c->database);
+		}
+	}
+	if (nerr == 0)
+		printf("cdrpd: %s is valid: TLS and audit files load, the database answers at "
+		       "schema %d\n",
+		       path, db_expected_version());
+	else
+		fprintf(stderr, "cdrpd: %s: %d error%s\n", path, nerr, nerr == 1 ? "" : "s");
+	free(c);
+	return nerr ? 78 : 0;
 }
 
 int main(int argc, char **argv)
@@ -171,10 +243,14 @@ int main(int argc, char **argv)
 	int rc = 1;
 	struct event *sigs[4] = {0};
 
-	for (int o; (o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1;) {
+	bool test = false;
+	for (int o; (o = getopt_long(argc, argv, "c:th", opts, NULL)) != -1;) {
 		switch (o) {
 		case 'c':
 			d.cfg_path = optarg;
+			break;
+		case 't':
+			test = true;
 			break;
 		case 'k':
 			check_only = true;
@@ -199,6 +275,10 @@ int main(int argc, char **argv)
 	if (!d.cfg_path || optind != argc) {
 		usage(stderr);
 		return 64;
+	}
+	if (test) {
+		log_init(LL_WARN, false);
+		return test_config(d.cfg_path);
 	}
 	if (!cfg_load(d.cfg_path, &d.cfg, err, sizeof err)) {
 		fprintf(stderr, "cdrpd: %s\n", err);
@@ -261,11 +341,12 @@ int main(int argc, char **argv)
 	api_init();
 	audit_register();
 	d.db = db_pool_new(d.base, &d.cfg);
+	api_start(&d);
 	if (!audit_start(&d, err, sizeof err)) {
 		log_error("%s", err);
 		goto out;
 	}
-	if (!http_start(&d, err, sizeof err)) {
+	if (!http_start(&d, err, sizeof err) || !admin_start(&d, err, sizeof err)) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -277,6 +358,8 @@ int main(int argc, char **argv)
 	log_info("cdrpd stopped");
 	rc = 0;
 out:
+	api_stop();
+	admin_stop();
 	audit_stop();
 	http_free(&d);
 	db_pool_free(d.db);

@@ -301,6 +301,31 @@ BEGIN
 END $$;
 
 GRANT USAGE ON SCHEMA cdrp_api TO cdrp_app;
+
+-- Forgets Idempotency-Keys older than p_ttl_s seconds (cdrpd's
+-- idempotency_key_ttl_s, default 24 h), at most p_max at a time: a retry
+-- after that is a new request. Keys are per user, so the purge widens the
+-- scope for its own transaction only (it is never grouped with a request).
+CREATE FUNCTION cdrp_api.idempotency_purge(p_ttl_s int, p_max int,
+  OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp, pg_temp AS $$
+DECLARE n int;
+BEGIN
+  IF p_ttl_s < 1 OR p_max < 1 THEN
+    RAISE EXCEPTION 'idempotency_purge: ttl % max %', p_ttl_s, p_max;
+  END IF;
+  PERFORM cdrp.clear_caller();
+  PERFORM set_config('cdrp.scope', 'all', true);
+  DELETE FROM cdrp.idempotency_keys
+  WHERE ctid = ANY (ARRAY(SELECT i.ctid FROM cdrp.idempotency_keys i
+                          WHERE i.created_at < now() - make_interval(secs => p_ttl_s)
+                          ORDER BY i.created_at LIMIT p_max));
+  GET DIAGNOSTICS n = ROW_COUNT;
+  PERFORM set_config('cdrp.scope', '', true);
+  status := 200; replay := false;
+  body := jsonb_build_object('purged', n);
+END $$;
+GRANT EXECUTE ON FUNCTION cdrp_api.idempotency_purge(int, int) TO cdrp_app;
 GRANT EXECUTE ON FUNCTION cdrp_api.call(text, text, text, jsonb, text, bytea, text, text)
   TO cdrp_app;
 

@@ -110,14 +110,14 @@ assert_eq "the empty database is still empty (no tables created)" 0 \
 
 printf 'this is not a CRL\n' >"$CRL"
 hup_and_wait "SIGHUP with a garbage CRL: the log says it keeps the current files" \
-	'SIGHUP: keeping the current'
+	'SIGHUP: keeping the running configuration, certificates'
 check "cdrpd is still running after the failed reload" kill -0 "$main_pid"
 req police-referrer GET /v1/health
 assert_status "after the failed reload requests still work" 200
 req revoked GET /v1/health
 assert_no_http "after the failed reload the old CRL still refuses the revoked certificate"
 cp -p -- "$CRL_BACKUP" "$CRL"
-hup_and_wait "SIGHUP with the CRL restored: the log says reloaded" 'SIGHUP: certificates and CRL reloaded'
+hup_and_wait "SIGHUP with the CRL restored: the log says reloaded" 'SIGHUP: configuration, certificates and CRL reloaded'
 req police-referrer GET /v1/health
 assert_status "after the reload requests work" 200
 req revoked GET /v1/health
@@ -144,7 +144,7 @@ assert_problem "the new (unregistered) certificate passes the handshake: 403 unk
 cp -- "$WORK/crl-hup.pem" "$CRL.new" && mv -f -- "$CRL.new" "$CRL"
 req "$WORK/hup" GET /v1/health
 assert_problem "before SIGHUP the new CRL is not in use yet" 403 unknown_identity
-hup_and_wait "SIGHUP with the new CRL: reloaded" 'SIGHUP: certificates and CRL reloaded'
+hup_and_wait "SIGHUP with the new CRL: reloaded" 'SIGHUP: configuration, certificates and CRL reloaded'
 req "$WORK/hup" GET /v1/health
 assert_no_http "after SIGHUP the newly revoked certificate is refused"
 req revoked GET /v1/health
@@ -152,7 +152,7 @@ assert_no_http "after SIGHUP the old revocation still holds"
 req police-referrer GET /v1/health
 assert_status "after SIGHUP valid certificates still work" 200
 cp -p -- "$CRL_BACKUP" "$CRL"
-hup_and_wait "SIGHUP with the original CRL: reloaded" 'SIGHUP: certificates and CRL reloaded'
+hup_and_wait "SIGHUP with the original CRL: reloaded" 'SIGHUP: configuration, certificates and CRL reloaded'
 req "$WORK/hup" GET /v1/health
 assert_problem "with the original CRL back the new certificate passes the handshake again" 403 unknown_identity
 assert_eq "the devstack's cdrpd survived every SIGHUP (same pid)" "$main_pid" "$(daemon_pid)"

@@ -122,11 +122,11 @@ check "it answers" test "$(health_code 5)" = 200
 cp -- "$WORK/expired.pem" "$WORK/live-crl.pem"
 before=$(wc -l <"$WORK/hup.log")
 kill -HUP "$hup_pid"
-hup_logged() { tail -n "+$((before + 1))" "$WORK/hup.log" | grep -q 'SIGHUP: keeping the current'; }
+hup_logged() { tail -n "+$((before + 1))" "$WORK/hup.log" | grep -q 'SIGHUP: keeping the running configuration, certificates'; }
 check "SIGHUP with an expired CRL: the log says it keeps the current files" wait_for 5 hup_logged
 hup_lines=$(tail -n "+$((before + 1))" "$WORK/hup.log")
 assert_match "at error level, naming the CRL and its nextUpdate" \
-	"error SIGHUP: keeping the current certificates and CRL: CRL $WORK/live-crl.pem expired: its nextUpdate was 2024-02-01" \
+	"error SIGHUP: keeping the running configuration, certificates and CRL: CRL $WORK/live-crl.pem expired: its nextUpdate was 2024-02-01" \
 	"$hup_lines"
 check "cdrpd still runs" kill -0 "$hup_pid"
 assert_eq "valid clients are still served with the old CRL" 200 "$(health_code 5)"
@@ -135,7 +135,7 @@ assert_no_http "the revoked certificate is still refused"
 cp -- "$WORK/expiring.pem" "$WORK/live-crl.pem"
 before=$(wc -l <"$WORK/hup.log")
 kill -HUP "$hup_pid"
-reloaded() { tail -n "+$((before + 1))" "$WORK/hup.log" | grep -q 'SIGHUP: certificates and CRL reloaded'; }
+reloaded() { tail -n "+$((before + 1))" "$WORK/hup.log" | grep -q 'SIGHUP: configuration, certificates and CRL reloaded'; }
 check "SIGHUP with a CRL expiring in 2 days: reloaded" wait_for 5 reloaded
 assert_match "with a warning that it expires soon" "warn SIGHUP: the CRL $WORK/live-crl.pem expires at" \
 	"$(tail -n "+$((before + 1))" "$WORK/hup.log")"
