@@ -536,7 +536,8 @@ static void list_referrals(struct api_req *r)
 	json_t *v;
 	json_object_foreach(q, key, v)
 	{
-		if (strcmp(key, "status") && strcmp(key, "limit") && strcmp(key, "cursor")) {
+		if (strcmp(key, "status") && strcmp(key, "limit") && strcmp(key, "cursor") &&
+		    strcmp(key, "submitted_from") && strcmp(key, "submitted_to")) {
 			char field[64];
 			snprintf(field, sizeof field, "%.60s", key);
 			respond_error(r, PROTO_INVALID_PARAMETER, field, "unknown query parameter");
@@ -549,9 +550,24 @@ static void list_referrals(struct api_req *r)
 		respond_problem(r, &pe);
 		goto out;
 	}
+	/* submitted_from/submitted_to: days (UTC), both ends included. */
+	const char *from = json_string_value(json_object_get(q, "submitted_from"));
+	const char *to = json_string_value(json_object_get(q, "submitted_to"));
+	if ((from && !proto_valid_date(from)) || (to && !proto_valid_date(to))) {
+		respond_error(r, PROTO_INVALID_PARAMETER,
+		              from && !proto_valid_date(from) ? "submitted_from" : "submitted_to",
+		              "must be a calendar date YYYY-MM-DD");
+		goto out;
+	}
+	if (from && to && strcmp(from, to) > 0) {
+		respond_error(r, PROTO_INVALID_PARAMETER, "submitted_to",
+		              "must not be before submitted_from");
+		goto out;
+	}
 	call_api_json(r,
-	              json_pack("{s{ss?sIsi}}", "query", "status", lq.status, "after",
-	                        (json_int_t)lq.after_id, "limit", lq.limit),
+	              json_pack("{s{ss?sIsiss?ss?}}", "query", "status", lq.status, "after",
+	                        (json_int_t)lq.after_id, "limit", lq.limit, "submitted_from", from,
+	                        "submitted_to", to),
 	              NULL, NULL);
 out:
 	json_decref(q);

@@ -471,6 +471,9 @@ DECLARE
   q jsonb := p_args->'query'; items jsonb; n int; last_id bigint;
   p_status text := q->>'status'; p_after bigint := (q->>'after')::bigint;
   p_limit int := (q->>'limit')::int;
+  -- submitted_from/to: UTC days, both included (cdrpd checked the dates)
+  p_from timestamptz := ((q->>'submitted_from')::date)::timestamp AT TIME ZONE 'UTC';
+  p_to timestamptz := ((q->>'submitted_to')::date + 1)::timestamp AT TIME ZONE 'UTC';
 BEGIN
   -- One row beyond the page tells whether there is a next page.
   SELECT coalesce(jsonb_agg(x.j ORDER BY x.id DESC) FILTER (WHERE x.rn <= p_limit), '[]'),
@@ -479,10 +482,19 @@ BEGIN
   FROM (SELECT r.id, row_number() OVER (ORDER BY r.id DESC) AS rn,
                jsonb_build_object('id', r.id, 'reference', r.reference, 'status', r.status,
                  'case_kind', r.case_kind, 'subject_type', r.subject_type,
-                 'agency', a.code, 'submitted_at', cdrp.utc(r.submitted_at)) AS j
+                 -- the name only where reading the referral would show it: an
+                 -- OFFICIAL-SENSITIVE one needs a stated justification
+                 'subject_name', CASE WHEN r.marking <> 'OFFICIAL-SENSITIVE'
+                                        OR cdrp.justification() IS NOT NULL
+                                      THEN r.body->'subject'->>'name' END,
+                 'marking', r.marking, 'case_id', r.case_id,
+                 'agency', a.code, 'submitted_at', cdrp.utc(r.submitted_at),
+                 'updated_at', cdrp.utc(r.updated_at)) AS j
         FROM cdrp.referrals r JOIN cdrp.agencies a ON a.id = r.agency_id
         WHERE cdrp.referral_visible(r, me.agency_id, me.partnership_id, me.roles)
           AND (p_status IS NULL OR r.status = p_status)
+          AND (p_from IS NULL OR r.submitted_at >= p_from)
+          AND (p_to IS NULL OR r.submitted_at < p_to)
           AND (p_after IS NULL OR p_after = 0 OR r.id < p_after)
         ORDER BY r.id DESC LIMIT p_limit + 1) x;
   PERFORM cdrp.audit(me.agency_id, me.user_id, 'consult', 'referral_list', NULL,

@@ -288,4 +288,54 @@ assert_problem "invalid cursor: 400 invalid_parameter" 400 invalid_parameter cur
 req police-referrer GET "/v1/referrals?colour=red"
 assert_problem "unknown query parameter: 400 invalid_parameter" 400 invalid_parameter colour
 
+# --- list: subject name, submission date filters (issue 9) ---------------------------------
+
+write_referral "$WORK/listed.json" "Listed Person $RUN_TAG"
+post_referral police-referrer "$(new_key listed)" "$WORK/listed.json"
+assert_status "a referral to find in the list: 201" 201
+listed=$(body_field id)
+today=$(date -u +%F)
+tomorrow=$(date -u -d tomorrow +%F)
+yesterday=$(date -u -d yesterday +%F)
+listed_item() { # prints the list item of $listed as JSON, or nothing
+	"$PY" -c 'import json, sys
+for i in json.load(open(sys.argv[1]))["items"]:
+    if i["id"] == int(sys.argv[2]): print(json.dumps(i, sort_keys=True))' "$BODY" "$listed"
+}
+req police-referrer GET "/v1/referrals?submitted_from=$today&submitted_to=$today&limit=200"
+assert_status "list submitted today: 200" 200
+item=$(listed_item)
+assert_contains "today's list has the new referral" "\"id\": $listed" "$item"
+assert_contains "the list item names the subject" '"subject_name": "Listed Person' "$item"
+assert_contains "the list item has its marking" '"marking": "OFFICIAL"' "$item"
+req police-referrer GET "/v1/referrals?submitted_from=$tomorrow&limit=200"
+assert_status "list from tomorrow: 200" 200
+assert_eq "a list from tomorrow does not have it" "" "$(listed_item)"
+req police-referrer GET "/v1/referrals?submitted_to=$yesterday&limit=200"
+assert_eq "a list up to yesterday does not have it" "" "$(listed_item)"
+req police-referrer GET "/v1/referrals?submitted_from=2025-02-30"
+assert_problem "submitted_from not a date: 400" 400 invalid_parameter submitted_from
+req police-referrer GET "/v1/referrals?submitted_from=$today&submitted_to=$yesterday"
+assert_problem "submitted_to before submitted_from: 400" 400 invalid_parameter submitted_to
+
+# An OFFICIAL-SENSITIVE referral: listed, but its subject's name only with
+# a stated justification (as reading it needs one).
+"$PY" - "$WORK/listed.json" "$WORK/sensitive.json" <<'EOF2'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["marking"] = "OFFICIAL-SENSITIVE"
+d["subject"]["name"] = "Sensitive Subject"
+json.dump(d, open(sys.argv[2], "w"))
+EOF2
+post_referral police-referrer "$(new_key sensitive)" "$WORK/sensitive.json"
+assert_status "an OFFICIAL-SENSITIVE referral: 201" 201
+listed=$(body_field id)
+req police-referrer GET "/v1/referrals?submitted_from=$today&limit=200"
+item=$(listed_item)
+assert_contains "the sensitive referral is listed" "\"id\": $listed" "$item"
+assert_contains "without a justification its subject's name is withheld" '"subject_name": null' "$item"
+req police-referrer GET "/v1/referrals?submitted_from=$today&limit=200" \
+	-H "X-Cdrp-Justification: Reviewing this week's referrals for the task group"
+assert_contains "with a justification the name is shown" '"subject_name": "Sensitive Subject"' "$(listed_item)"
+
 finish
