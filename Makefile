@@ -25,7 +25,8 @@ UNIT_SRC   := $(wildcard tests/unit/*.c)
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
-.PHONY: all deps check check-unit check-integration check-asan bench demo format format-check clean
+.PHONY: all deps check check-unit check-integration check-asan bench demo format format-check clean \
+	install uninstall
 all: $(B)/cdrpd $(B)/cdrp
 
 deps:
@@ -91,3 +92,52 @@ format-check:
 
 clean:
 	rm -rf build build-asan
+
+# --- install ----------------------------------------------------------------
+# `make install` (PREFIX=/usr/local by default; DESTDIR for staging and
+# packaging) installs the binaries, the man pages, the systemd unit, the
+# bash completion (if deploy/cdrp.bash-completion exists) and the
+# documentation. It never writes /etc: the configuration is the operator's
+# (start from $(DOCDIR)/cdrpd.conf.example; deploy/PRODUCTION.md).
+PREFIX         ?= /usr/local
+BINDIR         ?= $(PREFIX)/bin
+SBINDIR        ?= $(PREFIX)/sbin
+MANDIR         ?= $(PREFIX)/share/man
+DOCDIR         ?= $(PREFIX)/share/doc/cdrp
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
+INSTALL        ?= install
+
+MAN_PAGES  := $(wildcard docs/man/*.[158])
+DOC_FILES  := deploy/cdrpd.conf.example deploy/PRODUCTION.md SECURITY.md
+BASH_COMPL := $(wildcard deploy/cdrp.bash-completion)
+
+# The unit names $(SBINDIR)/cdrpd: deploy/cdrpd.service says /usr/local/sbin
+# (the default PREFIX), rewritten here for any other.
+install: all
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(BINDIR)" \
+	  "$(DESTDIR)$(MANDIR)/man1" "$(DESTDIR)$(MANDIR)/man5" "$(DESTDIR)$(MANDIR)/man8" \
+	  "$(DESTDIR)$(DOCDIR)" "$(DESTDIR)$(SYSTEMDUNITDIR)"
+	$(INSTALL) -m 0755 $(B)/cdrpd "$(DESTDIR)$(SBINDIR)/cdrpd"
+	$(INSTALL) -m 0755 $(B)/cdrp "$(DESTDIR)$(BINDIR)/cdrp"
+	for page in $(MAN_PAGES); do \
+	  $(INSTALL) -m 0644 "$$page" "$(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}" || exit 1; \
+	done
+	$(INSTALL) -m 0644 $(DOC_FILES) "$(DESTDIR)$(DOCDIR)/"
+	$(INSTALL) -m 0644 deploy/cdrpd.service "$(DESTDIR)$(SYSTEMDUNITDIR)/cdrpd.service"
+	sed -i 's|/usr/local/sbin/cdrpd|$(SBINDIR)/cdrpd|g' "$(DESTDIR)$(SYSTEMDUNITDIR)/cdrpd.service"
+ifneq ($(BASH_COMPL),)
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(BASHCOMPDIR)"
+	$(INSTALL) -m 0644 $(BASH_COMPL) "$(DESTDIR)$(BASHCOMPDIR)/cdrp"
+endif
+
+# Removes exactly what install installed (and the documentation directory
+# once empty); the configuration, keys and /var/lib/cdrp stay.
+uninstall:
+	rm -f "$(DESTDIR)$(SBINDIR)/cdrpd" "$(DESTDIR)$(BINDIR)/cdrp" \
+	  "$(DESTDIR)$(SYSTEMDUNITDIR)/cdrpd.service" "$(DESTDIR)$(BASHCOMPDIR)/cdrp"
+	for page in $(notdir $(MAN_PAGES)); do \
+	  rm -f "$(DESTDIR)$(MANDIR)/man$${page##*.}/$$page"; \
+	done
+	for doc in $(notdir $(DOC_FILES)); do rm -f "$(DESTDIR)$(DOCDIR)/$$doc"; done
+	rmdir "$(DESTDIR)$(DOCDIR)" 2>/dev/null || true
