@@ -70,9 +70,12 @@ static const char u_case_show[] =
 static const char u_case_list[] =
     "usage: cdrp case list [--status S] [--kind K] [--subject-type T]\n"
     "                      [--caseworker CN] [--lead-agency CODE] [--ward W]\n"
-    "                      [--flagged] [--overdue] [--limit N] [--cursor C] [--all]\n"
+    "                      [--flagged] [--overdue] [--opened-from D] [--opened-to D]\n"
+    "                      [--closed-from D] [--closed-to D]\n"
+    "                      [--limit N] [--cursor C] [--all]\n"
     "\n"
-    "List the cases you may read, newest first.\n"
+    "List the cases you may read, newest first, with when each was opened and\n"
+    "closed, its outcome and its next review (none once closed).\n"
     "\n"
     "  --status S          open or closed\n"
     "  --kind K            asb or ppo\n"
@@ -83,6 +86,11 @@ static const char u_case_list[] =
     "  --flagged           only cases with a repeat victim or a victim eligible\n"
     "                      for a Case Review\n"
     "  --overdue           only cases with an overdue action or review\n"
+    "  --opened-from D     only cases opened on or after D (YYYY-MM-DD, UTC)\n"
+    "  --opened-to D       only cases opened on or before D\n"
+    "  --closed-from D     only cases closed on or after D (open cases are left\n"
+    "                      out)\n"
+    "  --closed-to D       only cases closed on or before D\n"
     "  --limit N           page size, 1-200 (default 50)\n"
     "  --cursor C          continue from a previous page's \"next cursor\"\n"
     "  --all               follow the cursors and print every page as one\n" TAIL;
@@ -218,10 +226,21 @@ static const char u_action_update[] =
     "usage: cdrp action update ACTION_ID --if-match VERSION [--status S] [--due D]\n"
     "                          [--notes TEXT]\n"
     "\n"
-    "Change an action. S: agreed, in_progress, done or cancelled. Actions\n"
-    "cannot be read on their own, so the version is required: the one printed\n"
-    "by action add or the last update (\"version N\"). If the action changed\n"
-    "since, nothing is changed and cdrp exits 81.\n" TAIL;
+    "Change an action. S: agreed, in_progress, done or cancelled. The version\n"
+    "is required: the one printed by cdrp action show ACTION_ID, action add or\n"
+    "the last update (\"version N\"). If the action changed since, nothing is\n"
+    "changed and cdrp exits 81.\n" TAIL;
+static const char u_action_list[] =
+    "usage: cdrp action list CASE [OPTIONS]\n"
+    "\n"
+    "The actions of case CASE (id or reference), oldest first: type, stage,\n"
+    "owner agency, due date, status, overdue and version. An agency that owns\n"
+    "actions on a case it cannot read sees only its own.\n" TAIL;
+static const char u_action_show[] =
+    "usage: cdrp action show ACTION_ID [OPTIONS]\n"
+    "\n"
+    "Show one action, with its version: what cdrp action update --if-match\n"
+    "takes. Readers of the action's case and its owner agency may.\n" TAIL;
 static const char u_cr_apply[] =
     "usage: cdrp case-review apply --person P [--case REF] --applied D\n"
     "\n"
@@ -653,11 +672,12 @@ static int b_cr_meeting(const struct cdrp_opts *o, json_t *b)
 
 /* ---- query strings ---- */
 
-static const char *const q_cases[] = {"status",       "status",       "kind",       "kind",
-                                      "subject-type", "subject_type", "caseworker", "caseworker",
-                                      "lead-agency",  "lead_agency",  "ward",       "ward",
-                                      "flagged",      "flagged",      "overdue",    "overdue",
-                                      "limit",        "limit",        NULL};
+static const char *const q_cases[] = {
+    "status",     "status",     "kind",        "kind",        "subject-type", "subject_type",
+    "caseworker", "caseworker", "lead-agency", "lead_agency", "ward",         "ward",
+    "flagged",    "flagged",    "overdue",     "overdue",     "opened-from",  "opened_from",
+    "opened-to",  "opened_to",  "closed-from", "closed_from", "closed-to",    "closed_to",
+    "limit",      "limit",      NULL};
 static const char *const q_victims[] = {"repeat", "repeat", "limit", "limit", NULL};
 static const char *const q_stats[] = {"year", "year", NULL};
 
@@ -1049,8 +1069,8 @@ const struct cdrp_command cdrp_casework_cmds[] = {
      .opts = "", .method = "GET", .path = "/v1/cases/{id}", .id_kind = CDRP_ID_CASE,
      .render = render_case},
     {"case", "list", "case list", "list cases, with filters", u_case_list, ARGS(0, 0, ""),
-     .opts = " status kind subject-type caseworker lead-agency ward flagged overdue limit "
-             "cursor all ",
+     .opts = " status kind subject-type caseworker lead-agency ward flagged overdue "
+             "opened-from opened-to closed-from closed-to limit cursor all ",
      .method = "GET", .path = "/v1/cases", .query = PQ_CASES, .query_opts = q_cases,
      .render = render_cases, .empty = "no cases"},
     {"case", "close", "case close ID|REF", "close a case with an outcome", u_case_close,
@@ -1138,6 +1158,12 @@ const struct cdrp_command cdrp_casework_cmds[] = {
      .required = " if-match ", .method = "PATCH", .path = "/v1/actions/{id}",
      .id_kind = CDRP_ID_NUMBER, .body = PB_ACTION_PATCH, .build = b_action_update,
      .if_match = CDRP_IM_EXPLICIT, .noun = "action", .render = render_action},
+    {"action", "list", "action list CASE", "list a case's actions", u_action_list,
+     ARGS(1, 1, "a CASE (id or reference)"), .opts = "", .method = "GET",
+     .path = "/v1/cases/{id}/actions", .id_kind = CDRP_ID_CASE, .render = render_actions},
+    {"action", "show", "action show ACTION_ID", "show an action and its version", u_action_show,
+     ARGS(1, 1, "an ACTION_ID"), .opts = "", .method = "GET", .path = "/v1/actions/{id}",
+     .id_kind = CDRP_ID_NUMBER, .render = render_action},
     /* Case Review */
     {"case-review", "apply", "case-review apply", "record a Case Review application", u_cr_apply,
      ARGS(0, 0, ""), .opts = " person case applied ", .required = " person applied ",

@@ -114,6 +114,10 @@ struct cdrp_command {
 	const char *no_key_flag; /* this flag makes the write a preview: no key */
 };
 
+/* GET /v1/cases/{id}/actions as a table (render_case.c; its place is
+ * beside render_action in render.h). */
+void render_actions(const json_t *list);
+
 extern const struct cdrp_command cdrp_casework_cmds[];
 extern const size_t cdrp_casework_ncmds;
 /* Information-sharing agreements and administration (admin.c). */

@@ -236,7 +236,9 @@ void render_case(const json_t *c)
 	render_label(out, 2, "Referrals");
 	render_cell_out(out, get(c, "referrals"));
 	fputc('\n', out);
-	render_kv(out, 2, "Next review on", get(c, "next_review_on"));
+	/* A closed case is not reviewed: no next review line at all. */
+	if (json_is_string(get(c, "next_review_on")))
+		render_kv(out, 2, "Next review on", get(c, "next_review_on"));
 
 	persons(out, get(c, "persons"));
 	risk(out, get(c, "risk"));
@@ -278,6 +280,9 @@ static const struct render_col case_cols[] = {
     {"WARD", "ward"},
     {"FLAGGED", "flagged"},
     {"OVERDUE", "overdue"},
+    {"OPENED", "opened_at"},
+    {"CLOSED", "closed_at"},
+    {"OUTCOME", "outcome"},
     {"NEXT REVIEW", "next_review_on"},
 };
 
@@ -490,7 +495,7 @@ void render_victims(const json_t *list)
 	    {"INCIDENTS (WINDOW)", "incidents_in_window"},
 	    {"CASES", "cases"},
 	    {"CASE REVIEW", "case_review.eligible"},
-	    {"BASIS", "case_review.reason"},
+	    {"BASIS", "case_review.basis"},
 	};
 
 	render_table_out(stdout, 0, get(list, "items"), cols, NCOLS(cols));
@@ -589,12 +594,25 @@ void render_action(const json_t *a)
 	fputc('\n', stdout);
 	if (json_is_string(get(a, "notes")))
 		render_kv(stdout, 2, "Notes", get(a, "notes"));
-	/* The version is the ETag for the next update (actions have no GET). */
+	/* The version is the ETag for the next update (also cdrp action show). */
 	fputs("  version ", stdout);
 	render_cell_out(stdout, get(a, "version"));
 	fputs("  (cdrp action update --if-match ", stdout);
 	render_cell_out(stdout, get(a, "version"));
 	fputs(" ...)\n", stdout);
+}
+
+void render_actions(const json_t *list)
+{
+	const json_t *items = get(list, "items");
+
+	if (json_is_true(get(list, "own_only")))
+		fputs("Only your agency's actions: you cannot read this case.\n", stdout);
+	if (json_array_size(items) == 0) {
+		puts("no actions");
+		return;
+	}
+	actions(stdout, items);
 }
 
 void render_application(const json_t *a)

@@ -408,6 +408,11 @@ static const struct field cases_query[] = {
     TEXT("ward", false, 1, 100),
     {"flagged", K_QBOOL, false, 0, 0, NULL, NULL},
     {"overdue", K_QBOOL, false, 0, 0, NULL, NULL},
+    /* UTC calendar dates, both ends included */
+    {"opened_from", K_ANYDATE, false, 0, 0, NULL, NULL},
+    {"opened_to", K_ANYDATE, false, 0, 0, NULL, NULL},
+    {"closed_from", K_ANYDATE, false, 0, 0, NULL, NULL},
+    {"closed_to", K_ANYDATE, false, 0, 0, NULL, NULL},
     QLIMIT,
     QCURSOR,
     END,
@@ -528,6 +533,26 @@ static bool convert_query_value(json_t *q, json_t *out, const char *key, const s
 	}
 }
 
+/* Rules across query parameters, once each is known to be well-formed:
+ * a date range must not end before it starts (ISO dates compare as text). */
+static bool check_query_rules(enum proto_query which, json_t *q, struct proto_error *pe)
+{
+	static const char *const ranges[][2] = {{"opened_from", "opened_to"},
+	                                        {"closed_from", "closed_to"}};
+	if (which != PQ_CASES)
+		return true;
+	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+		const char *from = json_string_value(json_object_get(q, ranges[i][0]));
+		const char *to = json_string_value(json_object_get(q, ranges[i][1]));
+		if (from && to && strcmp(to, from) < 0) {
+			char detail[80];
+			snprintf(detail, sizeof detail, "must not be before %s", ranges[i][0]);
+			return schema_fail(pe, PROTO_INVALID_PARAMETER, ranges[i][1], detail);
+		}
+	}
+	return true;
+}
+
 bool proto_validate_query(enum proto_query which, json_t *q, struct proto_error *pe)
 {
 	if (which <= PQ_NONE || which >= PQ_COUNT)
@@ -556,6 +581,8 @@ bool proto_validate_query(enum proto_query which, json_t *q, struct proto_error 
 			goto out;
 		}
 	}
+	if (!check_query_rules(which, out, pe))
+		goto out;
 	json_object_clear(q);
 	json_object_update(q, out);
 	ok = true;

@@ -93,3 +93,16 @@ CREATE FUNCTION cdrp.user_json(p_user int) RETURNS jsonb LANGUAGE sql STABLE AS 
   SELECT jsonb_build_object('agency', a.code, 'cn', u.cn)
   FROM cdrp.users u JOIN cdrp.agencies a ON a.id = u.agency_id WHERE u.id = p_user
 $$;
+
+-- Text as the matching rules compare it: trimmed, runs of white space as
+-- one space, lower case ("  Mill   Lane " and "mill lane" are equal).
+-- NULL stays NULL.
+CREATE FUNCTION cdrp.norm_text(p text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT lower(regexp_replace(btrim(p), '\s+', ' ', 'g'))
+$$;
+
+-- Contact details as the person-matching rule compares them: every white
+-- space removed, lower case ("07700 900123" = "07700900123").
+CREATE FUNCTION cdrp.norm_contact(p text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT lower(regexp_replace(p, '\s+', '', 'g'))
+$$;

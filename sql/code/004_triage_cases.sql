@@ -113,11 +113,31 @@ END $$;
 -- an individual or family), the victims, and the incidents with this
 -- agency's report of each and their victims, so that they count for the
 -- repeat-victim and Case Review rules.
+--
+-- A referral joining an existing case (p_new false) must not count twice
+-- what the case already holds (proto/API.md "Triage", matching rules):
+--  * a victim of the referral is a person already on the case as a victim
+--    when exactly one such person has the same name (cdrp.norm_text:
+--    trimmed, white space collapsed, case ignored), that person is not
+--    erased, not already matched by another victim of this referral, and
+--    the contact details do not differ where both are known
+--    (cdrp.norm_contact). Referral victims carry no date of birth, so none
+--    is compared. Two or more candidates, or none, make a new person: a
+--    wrong merge would mix two people's data, a duplicate only costs a
+--    manual link. A matched person is marked vulnerable if the referral
+--    says so, and gains the referral's contact if none is held;
+--  * an incident of the referral is an incident already on the case when
+--    occurred_on and category are equal and the places are equal under
+--    cdrp.norm_text (the earliest such incident, each matched at most once
+--    per referral). No incident is created: this agency's report is added
+--    unless the agency already reported it, and its victims are linked.
+-- Answer: {"persons_matched": n, "incidents_matched": n}.
 CREATE FUNCTION cdrp.case_absorb_referral(p_case bigint, r cdrp.referrals, p_new boolean)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   s jsonb := r.body->'subject'; v jsonb; inc jsonb; vi jsonb;
-  vids bigint[] := '{}'; pid bigint; iid bigint;
+  vids bigint[] := '{}'; pid bigint; iid bigint; n int; scope text;
+  matched_p bigint[] := '{}'; matched_i bigint[] := '{}'; created_i bigint[] := '{}';
   submitted date := (r.submitted_at AT TIME ZONE 'UTC')::date;
 BEGIN
   IF p_new AND s->>'type' IN ('individual', 'family') THEN
@@ -126,24 +146,78 @@ BEGIN
     INSERT INTO cdrp.case_persons (case_id, person_id, role) VALUES (p_case, pid, 'subject');
     UPDATE cdrp.cases SET subject_person_id = pid WHERE id = p_case;
   END IF;
+  -- Contact details may be beyond the caller's sight (victim_details
+  -- under an ISA): the rule compares them in the partnership's scope, and
+  -- nothing of them is answered.
+  scope := current_setting('cdrp.scope', true);
+  IF scope = 'user' THEN
+    PERFORM cdrp.with_scope('partnership');
+  END IF;
   IF jsonb_typeof(r.body->'victims') = 'array' THEN
     FOR v IN SELECT value FROM jsonb_array_elements(r.body->'victims') WITH ORDINALITY
              ORDER BY ordinality LOOP
-      pid := cdrp.person_create(r.partnership_id, v->>'name', NULL, (v->>'vulnerable')::boolean,
-                                NULL, v->>'contact');
-      INSERT INTO cdrp.case_persons (case_id, person_id, role) VALUES (p_case, pid, 'victim');
+      pid := NULL;
+      IF NOT p_new THEN
+        SELECT min(p.id), count(*) INTO pid, n
+        FROM cdrp.case_persons cp JOIN cdrp.persons p ON p.id = cp.person_id
+        WHERE cp.case_id = p_case AND cp.role = 'victim' AND p.erased_at IS NULL
+          AND NOT p.id = ANY (matched_p) AND NOT p.id = ANY (vids)
+          AND cdrp.norm_text(p.name) = cdrp.norm_text(v->>'name');
+        IF n <> 1 OR EXISTS (
+             SELECT 1 FROM cdrp.person_contacts pc
+             WHERE pc.person_id = pid AND pc.contact IS NOT NULL AND v->>'contact' IS NOT NULL
+               AND cdrp.norm_contact(pc.contact) <> cdrp.norm_contact(v->>'contact')) THEN
+          pid := NULL;
+        END IF;
+      END IF;
+      IF pid IS NOT NULL THEN
+        matched_p := matched_p || pid;
+        IF (v->>'vulnerable')::boolean THEN
+          UPDATE cdrp.persons SET vulnerable = true WHERE id = pid AND NOT vulnerable;
+        END IF;
+        IF v->>'contact' IS NOT NULL THEN
+          INSERT INTO cdrp.person_contacts (person_id, contact) VALUES (pid, v->>'contact')
+          ON CONFLICT (person_id) DO UPDATE SET contact = EXCLUDED.contact, updated_at = now()
+          WHERE cdrp.person_contacts.contact IS NULL;
+        END IF;
+      ELSE
+        pid := cdrp.person_create(r.partnership_id, v->>'name', NULL,
+                                  (v->>'vulnerable')::boolean, NULL, v->>'contact');
+        INSERT INTO cdrp.case_persons (case_id, person_id, role) VALUES (p_case, pid, 'victim');
+      END IF;
       vids := vids || pid;
     END LOOP;
+  END IF;
+  IF scope = 'user' THEN
+    PERFORM cdrp.with_scope('user');
   END IF;
   IF jsonb_typeof(r.body->'incidents') = 'array' THEN
     FOR inc IN SELECT value FROM jsonb_array_elements(r.body->'incidents') WITH ORDINALITY
                ORDER BY ordinality LOOP
-      INSERT INTO cdrp.incidents (case_id, occurred_on, category, place, ward, description)
-      VALUES (p_case, (inc->>'occurred_on')::date, inc->>'category', inc->>'place',
-              inc->>'ward', inc->>'description')
-      RETURNING id INTO iid;
-      INSERT INTO cdrp.incident_reports (incident_id, agency_id, reported_on, external_ref)
-      VALUES (iid, r.agency_id, coalesce((inc->>'reported_on')::date, submitted), r.reference);
+      iid := NULL;
+      IF NOT p_new THEN
+        SELECT min(i.id) INTO iid FROM cdrp.incidents i
+        WHERE i.case_id = p_case AND NOT i.id = ANY (matched_i || created_i)
+          AND i.occurred_on = (inc->>'occurred_on')::date AND i.category = inc->>'category'
+          AND cdrp.norm_text(i.place) = cdrp.norm_text(inc->>'place');
+      END IF;
+      IF iid IS NOT NULL THEN
+        matched_i := matched_i || iid;
+        IF NOT EXISTS (SELECT 1 FROM cdrp.incident_reports
+                       WHERE incident_id = iid AND agency_id = r.agency_id) THEN
+          INSERT INTO cdrp.incident_reports (incident_id, agency_id, reported_on, external_ref)
+          VALUES (iid, r.agency_id, coalesce((inc->>'reported_on')::date, submitted),
+                  r.reference);
+        END IF;
+      ELSE
+        INSERT INTO cdrp.incidents (case_id, occurred_on, category, place, ward, description)
+        VALUES (p_case, (inc->>'occurred_on')::date, inc->>'category', inc->>'place',
+                inc->>'ward', inc->>'description')
+        RETURNING id INTO iid;
+        created_i := created_i || iid;
+        INSERT INTO cdrp.incident_reports (incident_id, agency_id, reported_on, external_ref)
+        VALUES (iid, r.agency_id, coalesce((inc->>'reported_on')::date, submitted), r.reference);
+      END IF;
       IF jsonb_typeof(inc->'victims') = 'array' THEN
         FOR vi IN SELECT value FROM jsonb_array_elements(inc->'victims') LOOP
           IF jsonb_typeof(vi) = 'number' AND (vi::text)::int BETWEEN 0 AND
@@ -155,6 +229,8 @@ BEGIN
       END IF;
     END LOOP;
   END IF;
+  RETURN jsonb_build_object('persons_matched', cardinality(matched_p),
+                            'incidents_matched', cardinality(matched_i));
 END $$;
 
 -- The case as the API shows it. Contact details never appear here.
@@ -190,7 +266,7 @@ CREATE FUNCTION cdrp_impl.referral_accept(me cdrp.caller, p_args jsonb,
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
 DECLARE
   r cdrp.referrals; c cdrp.cases; b jsonb := coalesce(p_args->'body', '{}');
-  cw int; cwp jsonb; lead int; is_new boolean := NOT (b ? 'case'); k text;
+  cw int; cwp jsonb; lead int; is_new boolean := NOT (b ? 'case'); k text; absorbed jsonb;
   at timestamptz := now();
 BEGIN
   IF NOT cdrp.has_case_role(me.roles) THEN
@@ -283,7 +359,7 @@ BEGIN
       VALUES (c.id, c.strand, 'from referral ' || r.reference, me.user_id, at);
     END IF;
   END IF;
-  PERFORM cdrp.case_absorb_referral(c.id, r, is_new);
+  absorbed := cdrp.case_absorb_referral(c.id, r, is_new);
 
   UPDATE cdrp.referrals SET status = 'accepted', case_id = c.id, decision_reason = NULL,
                             updated_at = at
@@ -292,7 +368,8 @@ BEGIN
   VALUES (r.id, 'submitted', 'accepted', me.user_id, at);
   PERFORM cdrp.audit(me.agency_id, me.user_id, 'alter', 'referral', r.id,
                      jsonb_build_object('to', 'accepted', 'case_id', c.id,
-                                        'case_reference', c.reference, 'new_case', is_new));
+                                        'case_reference', c.reference, 'new_case', is_new)
+                     || absorbed);
   status := 200; body := cdrp.referral_json(r, me);
 END $$;
 
@@ -403,7 +480,8 @@ BEGIN
            'subject_name', CASE WHEN x.sensitive THEN NULL ELSE x.subject_name END,
            'ward', CASE WHEN x.sensitive THEN NULL ELSE x.ward END,
            'lead_agency', x.lead_code, 'caseworker', cdrp.user_json(x.caseworker_user_id),
-           'opened_at', cdrp.utc(x.opened_at),
+           'opened_at', cdrp.utc(x.opened_at), 'closed_at', cdrp.utc(x.closed_at),
+           'outcome', x.outcome,
            'next_review_on', cdrp.case_next_review(x.id))
            ORDER BY x.id DESC) FILTER (WHERE x.rn <= lim), '[]'),
          count(*), min(x.id) FILTER (WHERE x.rn <= lim)
@@ -420,6 +498,16 @@ BEGIN
           AND (q->>'subject_type' IS NULL OR c.subject_type = q->>'subject_type')
           AND (q->>'caseworker' IS NULL OR cu.cn = q->>'caseworker')
           AND (q->>'lead_agency' IS NULL OR la.code = q->>'lead_agency')
+          -- UTC calendar dates, both ends included; a closed_* filter
+          -- leaves out the cases that are open
+          AND (q->>'opened_from' IS NULL
+               OR c.opened_at >= ((q->>'opened_from')::date::timestamp AT TIME ZONE 'UTC'))
+          AND (q->>'opened_to' IS NULL
+               OR c.opened_at < ((q->>'opened_to')::date + 1)::timestamp AT TIME ZONE 'UTC')
+          AND (q->>'closed_from' IS NULL
+               OR c.closed_at >= ((q->>'closed_from')::date::timestamp AT TIME ZONE 'UTC'))
+          AND (q->>'closed_to' IS NULL
+               OR c.closed_at < ((q->>'closed_to')::date + 1)::timestamp AT TIME ZONE 'UTC')
           -- a hidden ward cannot be found by filtering on it either
           AND (q->>'ward' IS NULL
                OR (lower(c.ward) = lower(q->>'ward')

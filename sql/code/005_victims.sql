@@ -315,14 +315,19 @@ $$;
 -- POST /v1/cases/{id}/incidents. Case roles, the lead agency and the
 -- referring agencies of the case may record incidents (other readers 403,
 -- others 404); closed case 409. Victims must be persons linked to the case
--- (422, field victims[i]). With same_as, the body's incident fields are
--- ignored: this agency's report (reported_on, external_ref) and any new
--- victims are added to that incident of the same case (422 otherwise), so
--- it counts once. Replay (200, replay=true, the stored incident): this
--- agency already reported the same_as incident with the same external_ref
--- (or both without one), or reported any incident of the case with this
--- external_ref. The answer carries the prompts of the incident's victims,
--- computed after the change.
+-- (422, field victims[i]). With same_as, this agency's report
+-- (reported_on, external_ref) and any new victims are added to that
+-- incident of the same case (422 otherwise), so it counts once; the body's
+-- occurred_on and category must be the incident's (422 rule_violation
+-- naming the field), its place and other fields are ignored. Replay (200,
+-- replay=true, the stored incident): this agency already reported the
+-- same_as incident, both times without an external_ref; or it used this
+-- external_ref on an incident of the case and the request describes the
+-- same incident and report (same same_as if any, occurred_on, category,
+-- place as cdrp.norm_text compares it unless same_as, reported_on, and
+-- victims already the incident's). The same external_ref for anything
+-- else is 409 idempotency_conflict, field external_ref. The answer carries
+-- the prompts of the incident's victims, computed after the change.
 CREATE FUNCTION cdrp_impl.incident_add(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
 LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
@@ -330,6 +335,7 @@ DECLARE
   c cdrp.cases; b jsonb := p_args->'body'; cid bigint; inc cdrp.incidents;
   iid bigint; ext text := p_args->'body'->>'external_ref'; v jsonb; k int := 0;
   victims bigint[] := '{}'; found_id bigint;
+  rep cdrp.incident_reports; prev cdrp.incidents; differs text;
 BEGIN
   cid := cdrp.case_resolve(me.partnership_id, p_args->>'id');
   IF cid IS NULL OR NOT cdrp.case_readable(cid, me.agency_id, me.roles) THEN
@@ -352,8 +358,6 @@ BEGIN
     RETURN;
   END IF;
 
-  -- Replay: this agency has already reported this (same external_ref; with
-  -- same_as also the same incident without any external_ref).
   IF b ? 'same_as' THEN
     SELECT * INTO inc FROM cdrp.incidents
     WHERE id = (b->>'same_as')::bigint AND case_id = cid;
@@ -363,16 +367,63 @@ BEGIN
                            'same_as');
       RETURN;
     END IF;
-    SELECT r.incident_id INTO found_id FROM cdrp.incident_reports r
-    WHERE r.incident_id = inc.id AND r.agency_id = me.agency_id
-      AND r.external_ref IS NOT DISTINCT FROM ext
-    LIMIT 1;
+    -- Another report of the same incident agrees on when and what it was
+    -- (the place may be worded differently).
+    IF (b->>'occurred_on')::date <> inc.occurred_on THEN
+      status := 422;
+      body := cdrp.problem('rule_violation', format(
+        'same_as names an incident that occurred on %s: a report of the same incident must '
+        'have the same occurred_on', inc.occurred_on), 'occurred_on');
+      RETURN;
+    END IF;
+    IF b->>'category' <> inc.category THEN
+      status := 422;
+      body := cdrp.problem('rule_violation', format(
+        'same_as names a %s incident: a report of the same incident must have the same '
+        'category', inc.category), 'category');
+      RETURN;
+    END IF;
+    -- Replay: this agency already reported it, both times without an
+    -- external_ref.
+    IF ext IS NULL THEN
+      SELECT r.incident_id INTO found_id FROM cdrp.incident_reports r
+      WHERE r.incident_id = inc.id AND r.agency_id = me.agency_id AND r.external_ref IS NULL
+      LIMIT 1;
+    END IF;
   END IF;
-  IF found_id IS NULL AND ext IS NOT NULL THEN
-    SELECT r.incident_id INTO found_id FROM cdrp.incident_reports r
+  -- An external_ref names one incident of the agency's own records: the
+  -- same request again (same incident, same report) is a replay; the same
+  -- external_ref for anything else is a conflict, as an Idempotency-Key
+  -- reused for another request is.
+  IF ext IS NOT NULL THEN
+    SELECT r.* INTO rep FROM cdrp.incident_reports r
     JOIN cdrp.incidents i ON i.id = r.incident_id
     WHERE i.case_id = cid AND r.agency_id = me.agency_id AND r.external_ref = ext
     ORDER BY r.id LIMIT 1;
+    IF FOUND THEN
+      SELECT * INTO prev FROM cdrp.incidents WHERE id = rep.incident_id;
+      differs := CASE
+        WHEN b ? 'same_as' AND prev.id <> inc.id THEN 'same_as'
+        WHEN prev.occurred_on <> (b->>'occurred_on')::date THEN 'occurred_on'
+        WHEN prev.category <> b->>'category' THEN 'category'
+        WHEN NOT b ? 'same_as' AND cdrp.norm_text(prev.place) <> cdrp.norm_text(b->>'place')
+          THEN 'place'
+        WHEN rep.reported_on <> (b->>'reported_on')::date THEN 'reported_on'
+        WHEN EXISTS (SELECT 1 FROM jsonb_array_elements_text(coalesce(b->'victims', '[]')) x(pid)
+                     WHERE NOT EXISTS (SELECT 1 FROM cdrp.incident_victims iv
+                                       WHERE iv.incident_id = prev.id
+                                         AND iv.person_id = x.pid::bigint)) THEN 'victims'
+      END;
+      IF differs IS NOT NULL THEN
+        status := 409;
+        body := cdrp.problem('idempotency_conflict', format(
+          'your agency already used this external_ref for incident %s of this case, which '
+          'differs in %s: a different incident needs another external_ref', prev.id, differs),
+          'external_ref');
+        RETURN;
+      END IF;
+      found_id := prev.id;
+    END IF;
   END IF;
   IF found_id IS NOT NULL THEN
     PERFORM cdrp.audit(me.agency_id, me.user_id, 'consult', 'incident', found_id,
@@ -474,7 +525,7 @@ BEGIN
                  'cases', (SELECT coalesce(jsonb_agg(c.reference ORDER BY c.id), '[]')
                            FROM cdrp.cases c WHERE c.id IN (SELECT cdrp.person_victim_cases(y.id))),
                  'case_review', (SELECT jsonb_build_object('eligible', cr->'eligible',
-                                                           'reason', cr->'basis')
+                                                           'basis', cr->'basis')
                                  FROM cdrp.person_case_review(y.id) cr)) AS j
         FROM (SELECT p.id, p.name, cdrp.person_victim_status(p.id) AS st
               FROM cdrp.persons p

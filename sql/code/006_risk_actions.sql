@@ -167,7 +167,7 @@ $$;
 -- otherwise the date the latest meeting review set, when it is not older
 -- than the latest assessment; otherwise the latest assessment's date plus
 -- its band's cadence; with no assessment, the opening date plus the
--- standard cadence.
+-- standard cadence. A closed case is not reviewed: NULL.
 CREATE FUNCTION cdrp.case_next_review(p_case bigint) RETURNS date LANGUAGE sql STABLE AS $$
   WITH c AS (SELECT * FROM cdrp.cases WHERE id = p_case),
   ra AS (SELECT r.assessed_at, r.band FROM cdrp.risk_assessments r WHERE r.case_id = p_case
@@ -188,6 +188,7 @@ CREATE FUNCTION cdrp.case_next_review(p_case bigint) RETURNS date LANGUAGE sql S
                                   cdrp.case_config(p_case)) FROM ra),
     (SELECT cdrp.next_review_date((c.opened_at AT TIME ZONE 'UTC')::date, 'standard',
                                   cdrp.config(c.partnership_id)) FROM c))
+  FROM c WHERE c.status = 'open'
 $$;
 
 -- Overdue: an overdue action, or the next review date before today.
@@ -388,4 +389,83 @@ BEGIN
   PERFORM cdrp.audit(me.agency_id, me.user_id, 'alter', 'action', a.id,
                      jsonb_build_object('case_id', a.case_id, 'status', a.status,
                                         'fields', to_jsonb(changed)));
+END $$;
+
+-- Which actions of a case the caller may read: all of them on a case the
+-- caller may read; otherwise those its agency owns (the owner agency works
+-- its actions on a case it cannot read, as the actions policy of 008_rls
+-- allows). Looked up in the partnership's scope, as action_update does,
+-- then narrowed to the caller again. NULL case: no such case, or nothing
+-- of it visible.
+CREATE FUNCTION cdrp.action_case_view(me cdrp.caller, p_case bigint,
+  OUT case_id bigint, OUT readable boolean, OUT marking text)
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM cdrp.with_scope('partnership');
+  SELECT c.id, c.marking INTO case_id, marking FROM cdrp.cases c
+  WHERE c.id = p_case AND c.partnership_id = me.partnership_id;
+  readable := case_id IS NOT NULL AND cdrp.case_readable(case_id, me.agency_id, me.roles);
+  IF case_id IS NOT NULL AND NOT readable AND NOT EXISTS (
+       SELECT 1 FROM cdrp.actions a WHERE a.case_id = p_case
+       AND a.owner_agency_id = me.agency_id) THEN
+    case_id := NULL;
+  END IF;
+  PERFORM cdrp.with_scope('user');
+END $$;
+
+-- GET /v1/cases/{id}/actions: the actions of a case, oldest first. Readers
+-- of the case see every action; an agency that owns actions on a case it
+-- cannot read sees only its own (`"own_only": true`); anyone else 404.
+CREATE FUNCTION cdrp_impl.action_list(me cdrp.caller, p_args jsonb,
+  OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
+DECLARE v record; cid bigint; items jsonb;
+BEGIN
+  PERFORM cdrp.with_scope('partnership');
+  cid := cdrp.case_resolve(me.partnership_id, p_args->>'id');
+  PERFORM cdrp.with_scope('user');
+  SELECT * INTO v FROM cdrp.action_case_view(me, cid);
+  IF v.case_id IS NULL THEN
+    status := 404; body := cdrp.problem('not_found', 'no such case');
+    RETURN;
+  END IF;
+  PERFORM cdrp.require_justification(v.marking, 'case');
+  SELECT coalesce(jsonb_agg(cdrp.action_json(a) ORDER BY a.id), '[]'::jsonb) INTO items
+  FROM cdrp.actions a
+  WHERE a.case_id = v.case_id AND (v.readable OR a.owner_agency_id = me.agency_id);
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'consult', 'action_list', v.case_id,
+                     jsonb_build_object('count', jsonb_array_length(items),
+                                        'own_only', NOT v.readable));
+  status := 200;
+  body := jsonb_build_object('items', items, 'own_only', NOT v.readable);
+END $$;
+
+-- GET /v1/actions/{id}: one action, with ETag = its version (what PATCH
+-- /v1/actions/{id} takes as If-Match). Visible to readers of its case and
+-- to its owner agency; 404 otherwise.
+CREATE FUNCTION cdrp_impl.action_get(me cdrp.caller, p_args jsonb,
+  OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
+LANGUAGE plpgsql SET search_path = pg_catalog, cdrp, pg_temp AS $$
+DECLARE a cdrp.actions; v record;
+BEGIN
+  IF p_args->>'id' ~ '^[1-9][0-9]{0,17}$' THEN
+    PERFORM cdrp.with_scope('partnership');
+    SELECT a2.* INTO a FROM cdrp.actions a2 JOIN cdrp.cases c ON c.id = a2.case_id
+    WHERE a2.id = (p_args->>'id')::bigint AND c.partnership_id = me.partnership_id;
+    PERFORM cdrp.with_scope('user');
+  END IF;
+  IF a.id IS NOT NULL THEN
+    SELECT * INTO v FROM cdrp.action_case_view(me, a.case_id);
+  END IF;
+  IF a.id IS NULL OR v.case_id IS NULL
+     OR NOT (v.readable OR a.owner_agency_id = me.agency_id) THEN
+    status := 404; body := cdrp.problem('not_found', 'no such action');
+    RETURN;
+  END IF;
+  PERFORM cdrp.require_justification(v.marking, 'case');
+  PERFORM cdrp.audit(me.agency_id, me.user_id, 'consult', 'action', a.id,
+                     jsonb_build_object('case_id', a.case_id));
+  status := 200;
+  body := cdrp.action_json(a); -- "case" is null for an owner that cannot read the case
+  etag := a.version::text;
 END $$;

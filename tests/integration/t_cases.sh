@@ -222,11 +222,17 @@ assert_status "chair attaches a second referral to the case: 200" 200
 assert_eq "attached referral names the same case" "$case_a" "$(body_field case_reference)"
 req council-caseworker GET "/v1/cases/$case_a"
 assert_eq "case lists both referrals" 2 "$(json_len referrals)"
-assert_eq "the attached referral's victim joins; no second subject" "subject victim victim" "$(persons_roles)"
+# The same victim (same name and contact) and the same two incidents: matched,
+# not copied (proto/API.md "Triage", matching rules).
+assert_eq "the attached referral's victim is the one already on the case; no second subject" \
+	"subject victim" "$(persons_roles)"
 assert_eq "attaching bumped the version" 2 "$(etag)"
 assert_eq "db: the attached referral's incidents are on the case (HMHA reports)" 2 \
 	"$(sql "SELECT count(*) FROM cdrp.incidents i JOIN cdrp.incident_reports r ON r.incident_id = i.id
 	        JOIN cdrp.agencies a ON a.id = r.agency_id WHERE i.case_id = $cid_a AND a.code = 'HMHA'")"
+assert_eq "db: ...as reports of the two incidents already there, not copies" "2|4" \
+	"$(sql "SELECT count(DISTINCT i.id) || '|' || count(r.id) FROM cdrp.incidents i
+	        JOIN cdrp.incident_reports r ON r.incident_id = i.id WHERE i.case_id = $cid_a")"
 req housing-referrer GET "/v1/cases/$case_a"
 assert_status "the attached referral's agency reads the case: 200" 200
 req youth-referrer GET "/v1/cases/$case_a"

@@ -237,6 +237,34 @@ assert_eq "db: the stale update changed nothing" in_progress \
 cw --json action add "$ref" --type cpn --stage 3 --owner HMDC
 assert_rc "a CPN after the warning letter: exit 0" 0
 assert_eq "action add --json: version 1" 1 "$(jget "$OUT" version)"
+cpn=$(jget "$OUT" id)
+
+cw action show "$aid"
+assert_rc "action show: exit 0" 0
+assert_contains "action show: the type and status" "warning_letter, stage 1, owner HMDC, in_progress" "$(out)"
+assert_contains "action show: the version for --if-match" "version 2" "$(out)"
+cw --json action show "$aid"
+assert_eq "action show --json: the action as served" "$aid 2 in_progress" \
+	"$(jget "$OUT" id) $(jget "$OUT" version) $(jget "$OUT" status)"
+cw action update "$aid" --notes "Letter delivered by hand" --if-match "$(jget "$OUT" version)"
+assert_rc "action update with the version action show printed: exit 0" 0
+cw action list "$ref"
+assert_rc "action list: exit 0" 0
+assert_contains "action list: the warning letter" warning_letter "$(out)"
+assert_contains "action list: the CPN" cpn "$(out)"
+assert_contains "action list: the overdue letter is marked" OVERDUE "$(out)"
+cw --json action list "$ref"
+assert_eq "action list --json: both actions, oldest first" "[$aid, $cpn]" \
+	"$("$PY" -c 'import json,sys; print(json.dumps([a["id"] for a in json.load(open(sys.argv[1]))["items"]]))' "$OUT")"
+assert_eq "action list --json: the version of the updated letter" 3 "$(jget "$OUT" items.0.version)"
+cli_as youth-referrer action show "$aid"
+assert_rc "an agency that neither reads the case nor owns the action: exit 79" 79
+cw action show 999999999
+assert_rc "action show of no such action: exit 79" 79
+offline council-caseworker action show abc
+assert_rc "action show of a non-number: exit 64 before any network use" 64
+offline council-caseworker action list
+assert_rc "action list without a case: exit 64" 64
 
 # --- changes with If-Match ----------------------------------------------------------
 

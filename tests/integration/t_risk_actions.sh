@@ -283,6 +283,55 @@ assert_eq "...and the update is stored" in_progress \
 patch_action police-referrer "$te" '{"status":"done"}' -H 'If-Match: "2"'
 assert_problem "neither reader nor owner: 404" 404 not_found
 
+# --- reading actions: GET /v1/actions/{id}, GET /v1/cases/{id}/actions ---------------
+
+req housing-referrer GET "/v1/actions/$te"
+assert_status "the owner agency reads its action on a case it cannot read: 200" 200
+assert_eq "...ETag is the action's version" 2 "$(header etag | tr -d '"')"
+assert_eq "...the stored status and version" "in_progress 2 HMHA" \
+	"$(body_field status) $(body_field version) $(body_field owner_agency)"
+patch_action housing-referrer "$te" '{"notes":"served"}' -H "If-Match: $(header etag)"
+assert_status "the read ETag is what PATCH takes as If-Match: 200" 200
+req housing-referrer GET "/v1/cases/$case2"
+assert_problem "...while the case itself stays hidden: 404" 404 not_found
+req housing-referrer GET "/v1/cases/$case2/actions"
+assert_status "the owner agency lists the case's actions: 200" 200
+assert_eq "...only its own, and it is told so" "true [$te]" \
+	"$(body_field own_only) $("$PY" -c 'import json,sys; print(json.dumps([a["id"] for a in json.load(open(sys.argv[1]))["items"]]))' "$BODY")"
+req council-caseworker GET "/v1/cases/$case2/actions"
+assert_status "a reader of the case lists its actions: 200" 200
+assert_eq "...every action of the case, oldest first" \
+	"false $(sql "SELECT string_agg(id::text, ',' ORDER BY id) FROM cdrp.actions WHERE case_id = $case2")" \
+	"$(body_field own_only) $("$PY" -c 'import json,sys; print(",".join(str(a["id"]) for a in json.load(open(sys.argv[1]))["items"]))' "$BODY")"
+req council-caseworker GET "/v1/actions/$te"
+assert_status "a reader of the case reads an action owned by another agency: 200" 200
+req police-referrer GET "/v1/actions/$te"
+assert_problem "neither reader nor owner reads the action: 404" 404 not_found
+req police-referrer GET "/v1/cases/$case2/actions"
+assert_problem "neither reader nor owner lists the actions: 404" 404 not_found
+req county-analyst GET "/v1/actions/$te"
+assert_problem "the analyst role has no case.read: 403" 403 forbidden
+req council-caseworker GET /v1/actions/999999999
+assert_problem "no such action: 404" 404 not_found
+req council-caseworker GET /v1/cases/ASB-1999-9999/actions
+assert_problem "actions of no such case: 404" 404 not_found
+assert_eq "audit: each read is a consultation" "1 1" \
+	"$(sql "SELECT count(*) FROM cdrp.audit_log a JOIN cdrp.agencies g ON g.id = a.agency_id
+	        WHERE a.object_type = 'action' AND a.object_id = $te AND a.action = 'consult'
+	        AND g.code = 'HMHA'") $(sql "SELECT count(*) FROM cdrp.audit_log a
+	        JOIN cdrp.agencies g ON g.id = a.agency_id WHERE a.object_type = 'action_list'
+	        AND a.object_id = $case2 AND a.action = 'consult' AND g.code = 'HMHA'
+	        AND a.detail->>'own_only' = 'true'")"
+# OFFICIAL-SENSITIVE: reading its actions needs a stated justification too.
+sql "UPDATE cdrp.cases SET marking = 'OFFICIAL-SENSITIVE' WHERE id = $case2" >/dev/null
+req housing-referrer GET "/v1/actions/$te"
+assert_problem "an action of an OFFICIAL-SENSITIVE case without a justification: 403" 403 justification_required
+req council-caseworker GET "/v1/cases/$case2/actions"
+assert_problem "the actions of an OFFICIAL-SENSITIVE case without a justification: 403" 403 justification_required
+REQ_WHY="t_risk_actions: checking the tenancy action" req housing-referrer GET "/v1/actions/$te"
+assert_status "...with one: 200" 200
+sql "UPDATE cdrp.cases SET marking = 'OFFICIAL' WHERE id = $case2" >/dev/null
+
 # On a police-led case the police referrer reads the case but may not
 # change a council-owned action.
 case3=$(seed_case HMPOL)

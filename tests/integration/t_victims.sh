@@ -155,7 +155,7 @@ check "third complaint: case_review_eligible prompt" has_prompt case_review_elig
 check "third complaint: no more explain prompt" lacks_prompt explain_case_review "$V"
 victims "repeat=true"
 assert_eq "third incident: a repeat victim in the repeat list" \
-	"[true, \"computed\", 3, [\"$C1\"], {\"eligible\": true, \"reason\": \"three_complaints\"}]" \
+	"[true, \"computed\", 3, [\"$C1\"], {\"basis\": \"three_complaints\", \"eligible\": true}]" \
 	"$(bq "[[v['repeat_victim'], v['repeat_reason'], v['incidents_in_window'], v['cases'], v['case_review']] for v in d['items'] if v['person_id'] == $V][0]")"
 assert_eq "repeat list: every item is a repeat victim" true "$(bq "all(v['repeat_victim'] for v in d['items'])")"
 assert_eq "repeat list: W (no incidents) is not in it" null "$(victim "$W")"
