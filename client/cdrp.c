@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Largest input file read; the server's own limit is far lower, this only
  * keeps a wrong file (a disk image, /dev/zero) from eating memory. */
@@ -35,26 +37,47 @@ static const char cdrp_usage_tail[] =
     "  --url URL          server: https://host[:port][/prefix]     (env CDRP_URL)\n"
     "  --ca FILE          CA the server certificate must chain to  (env CDRP_CA)\n"
     "  --cert FILE        client certificate, PEM                  (env CDRP_CERT)\n"
-    "  --key FILE         client private key, PEM, not encrypted   (env CDRP_KEY)\n"
-    "  --timeout SECONDS  time limit for each request (default 30)\n"
+    "  --key FILE         client private key, PEM; if encrypted, the passphrase is\n"
+    "                     the first line of $CDRP_KEY_PASSPHRASE_FILE, else asked\n"
+    "                     for on the terminal when stdin is one    (env CDRP_KEY)\n"
+    "  --timeout SECONDS  time limit for each request, 1-86400 (default 30)\n"
+    "                                                              (env CDRP_TIMEOUT)\n"
     "  --partnership CODE act within this partnership, for an agency that belongs\n"
     "                     to several                               (env CDRP_PARTNERSHIP)\n"
+    "  --profile NAME     take settings from profile [NAME] of the profile file\n"
+    "                                                              (env CDRP_PROFILE)\n"
+    "  --config FILE      the profile file (env CDRP_CONFIG; default\n"
+    "                     $XDG_CONFIG_HOME/cdrp/config, else ~/.config/cdrp/config)\n"
     "  --why TEXT         why you need the data (10-500 characters): required to\n"
     "                     read OFFICIAL-SENSITIVE cases and referrals; audited\n"
     "  --json             print the server's JSON answer (pretty-printed) instead of\n"
     "                     text; error answers too, while the message goes to stderr\n"
+    "  --version          print the client's version and the API version it speaks\n"
     "  -h, --help         show help\n"
+    "\n"
+    "Profiles (docs/cli.md): an INI-like file with one [NAME] section per identity,\n"
+    "keys url, ca, cert, key, partnership and timeout; '#' or ';' starts a comment\n"
+    "line. 'default = NAME' before the first section, else a [default] section,\n"
+    "is used when no --profile or CDRP_PROFILE names one. Relative ca, cert and\n"
+    "key paths are from the file's directory; ~/ is $HOME. Each setting is taken\n"
+    "from its option, else its environment variable, else the profile, else the\n"
+    "built-in default. An unknown key, an unknown profile, or a file that names a\n"
+    "key and is writable by group or others is refused (exit 64, FILE:LINE).\n"
+    "CDRP_CONFIG=/dev/null ignores any profile file.\n"
     "\n"
     "Exit status:\n"
     "  0   success\n"
     "  3   audit verify found the audit log tampered with (edited, missing,\n"
     "      reordered or truncated entries, a rewritten history, a checkpoint not\n"
     "      signed by the log's key); each finding is printed\n"
-    "  64  usage error: unknown command or option, wrong arguments, bad option value\n"
+    "  64  usage error: unknown command or option, wrong arguments, bad option value;\n"
+    "      or the profile file is refused (unknown key or profile, bad value, group-\n"
+    "      or world-writable while naming a key)\n"
     "  65  invalid input: refused by local validation, or by the server with\n"
     "      HTTP 400, 413, 415 or 431; or a business rule refused the change\n"
     "      (HTTP 422, rule_violation: the message gives the rule)\n"
-    "  66  the input file cannot be read\n"
+    "  66  the input file, the profile file or the passphrase file cannot be read,\n"
+    "      or the passphrase does not decrypt the key\n"
     "  69  server unavailable: cannot connect, timed out, HTTP 503 or 429\n"
     "  70  internal error or unexpected answer (HTTP 5xx other than 503, an answer\n"
     "      that cannot be understood)\n"
@@ -62,6 +85,7 @@ static const char cdrp_usage_tail[] =
     "      host, or the server refused the client certificate\n"
     "  77  permission denied (HTTP 403: identity not registered, role not allowed)\n"
     "  78  configuration error: --url, --ca, --cert or --key missing or unusable\n"
+    "      (an encrypted key with no passphrase file and no terminal to ask on)\n"
     "  79  not found (HTTP 404)\n"
     "  80  conflict (HTTP 409: an idempotency key reused with another body, or a\n"
     "      change the object's current state does not allow, invalid_transition)\n"
@@ -119,6 +143,19 @@ static const char cdrp_usage_list[] =
     "\n"
     "Connection options and exit codes: cdrp --help.\n";
 
+static const char cdrp_usage_version[] =
+    "usage: cdrp version   (or: cdrp --version)\n"
+    "\n"
+    "Print the client's version and the version of the cdrp API it speaks:\n"
+    "  cdrp 0.1 (API v1)\n"
+    "No server is contacted and no settings are needed.\n";
+
+/* The client's version, and the API version it speaks: the /v1/ of every
+ * path (cdrpd prints its own, "cdrpd 0.1 (schema N)"). */
+#define CDRP_VERSION     "0.1"
+#define CDRP_API_VERSION "v1"
+
+static int cdrp_version(const struct cdrp_opts *o);
 static int cdrp_health(const struct cdrp_opts *o);
 static int cdrp_submit(const struct cdrp_opts *o);
 static int cdrp_show(const struct cdrp_opts *o);
@@ -131,6 +168,11 @@ static const struct cdrp_command cdrp_intake_cmds[] = {
      .summary = "check that cdrpd and its database are up",
      .usage = cdrp_usage_health,
      .run = cdrp_health},
+    {.name = "version",
+     .synopsis = "version",
+     .summary = "print the client's version and the API version it speaks",
+     .usage = cdrp_usage_version,
+     .run = cdrp_version},
     {.group = "referral",
      .name = "submit",
      .synopsis = "referral submit FILE|-",
@@ -276,6 +318,107 @@ int cdrp_oom(void)
 	return CDRP_EXIT_SOFTWARE;
 }
 
+/* ---- did you mean ---- */
+
+/* Names a mistyped word may have meant, without repeats. */
+#define CDRP_CANDS_MAX 256
+struct cdrp_cands {
+	const char *s[CDRP_CANDS_MAX];
+	size_t len[CDRP_CANDS_MAX];
+	size_t n;
+};
+
+static void cdrp_cand(struct cdrp_cands *c, const char *s, size_t len)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (c->len[i] == len && !strncmp(c->s[i], s, len))
+			return;
+	if (c->n < CDRP_CANDS_MAX) {
+		c->s[c->n] = s;
+		c->len[c->n++] = len;
+	}
+}
+
+/* Edit distance where swapping two neighbours counts as one edit
+ * ("lsit"); SIZE_MAX for words too long to be worth it. */
+static size_t cdrp_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+	enum { L = 48 };
+	size_t d[L + 1][L + 1];
+
+	if (la > L || lb > L)
+		return SIZE_MAX;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		for (size_t j = 1; j <= lb; j++) {
+			size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+			    d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
+		}
+	}
+	return d[la][lb];
+}
+
+/* The one candidate `word` was most likely meant to be: the only one at
+ * the smallest edit distance, at most 2 (and less than the word's own
+ * length, so "x" is not taken for "isa"); failing that, the only one the
+ * word is a prefix of. NULL when there is none or no single best: a
+ * wrong guess is worse than none. */
+static const char *cdrp_guess(const struct cdrp_cands *c, const char *word, size_t *lenp)
+{
+	size_t wl = strlen(word), best = SIZE_MAX, nbest = 0, nprefix = 0, ibest = 0, iprefix = 0;
+
+	for (size_t i = 0; i < c->n; i++) {
+		size_t d = cdrp_distance(word, wl, c->s[i], c->len[i]);
+
+		if (d < best) {
+			best = d;
+			nbest = 0;
+		}
+		if (d == best) {
+			nbest++;
+			ibest = i;
+		}
+		if (wl > 0 && wl < c->len[i] && !strncmp(c->s[i], word, wl)) {
+			nprefix++;
+			iprefix = i;
+		}
+	}
+	if (best <= 2 && best < wl && best > 0) {
+		if (nbest != 1)
+			return NULL;
+		*lenp = c->len[ibest];
+		return c->s[ibest];
+	}
+	if (nprefix == 1) {
+		*lenp = c->len[iprefix];
+		return c->s[iprefix];
+	}
+	return NULL;
+}
+
+/* "; did you mean 'PREFIX+guess'?" into out, or "" when no guess. */
+static void cdrp_did_you_mean(const struct cdrp_cands *c, const char *word, const char *prefix,
+                              char *out, size_t outlen)
+{
+	size_t len = 0;
+	const char *g = cdrp_guess(c, word, &len);
+
+	out[0] = '\0';
+	if (g)
+		snprintf(out, outlen, "; did you mean '%s%.*s'?", prefix, (int)len, g);
+}
+
 /* ---- options ---- */
 
 struct cdrp_optdef {
@@ -294,6 +437,9 @@ static const struct cdrp_optdef cdrp_optdefs[] = {
     {"partnership", true, true},
     {"json", false, true},
     {"help", false, true},
+    {"config", true, true},
+    {"profile", true, true},
+    {"version", false, true},
     {"idempotency-key", true, false},
     {"status", true, false},
     {"limit", true, false},
@@ -381,25 +527,36 @@ static const struct cdrp_optdef cdrp_optdefs[] = {
     {"entry", true, false},
     {"quick", false, false},
 };
+#define CDRP_NOPTDEFS (sizeof(cdrp_optdefs) / sizeof(cdrp_optdefs[0]))
 
 int cdrp_pick_format(const struct cdrp_opts *o, const char *const *formats, int *rc)
 {
 	const char *f = cdrp_opt(o, "format");
-	char names[128] = "";
+	char *names = NULL;
+	size_t len = 0;
+	FILE *mf;
 
 	*rc = 0;
 	if (!f)
 		return 0;
-	for (int i = 0; formats[i]; i++) {
+	for (int i = 0; formats[i]; i++)
 		if (!strcmp(f, formats[i]))
 			return i;
-		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
-		         i == 0           ? ""
-		         : formats[i + 1] ? ", "
-		                          : " or ",
-		         formats[i]);
+	/* Every format named, however many there are. */
+	mf = open_memstream(&names, &len);
+	if (!mf) {
+		*rc = cdrp_oom();
+		return -1;
+	}
+	for (int i = 0; formats[i]; i++)
+		fprintf(mf, "%s%s", i == 0 ? "" : formats[i + 1] ? ", " : " or ", formats[i]);
+	if (fclose(mf) != 0) {
+		free(names);
+		*rc = cdrp_oom();
+		return -1;
 	}
 	*rc = cdrp_usage_error(o->cmd, "--format must be %s", names);
+	free(names);
 	return -1;
 }
 
@@ -454,6 +611,12 @@ static int cdrp_set_opt(struct cdrp_opts *o, const struct cdrp_optdef *d, const 
 		o->json = true;
 	} else if (!strcmp(n, "help")) {
 		o->help = true;
+	} else if (!strcmp(n, "config")) {
+		o->config = v;
+	} else if (!strcmp(n, "profile")) {
+		o->profile = v;
+	} else if (!strcmp(n, "version")) {
+		o->version = true;
 	}
 	return 0;
 }
@@ -484,17 +647,30 @@ static int cdrp_parse_args(int argc, char **argv, struct cdrp_opts *o)
 			o->help = true;
 			continue;
 		}
-		if (a[1] != '-')
-			return cdrp_usage_error(NULL, "unknown option '%s'", a);
-		name = a + 2;
+		name = a + (a[1] == '-' ? 2 : 1);
 		eq = strchr(name, '=');
 		nlen = eq ? (size_t)(eq - name) : strlen(name);
-		for (size_t k = 0; k < sizeof(cdrp_optdefs) / sizeof(cdrp_optdefs[0]); k++)
+		for (size_t k = 0; a[1] == '-' && k < CDRP_NOPTDEFS; k++)
 			if (strlen(cdrp_optdefs[k].name) == nlen &&
 			    !strncmp(cdrp_optdefs[k].name, name, nlen))
 				d = &cdrp_optdefs[k];
-		if (!d)
-			return cdrp_usage_error(NULL, "unknown option '--%.*s'", (int)nlen, name);
+		if (!d) {
+			struct cdrp_cands c = {.n = 0};
+			char typed[64], hint[96];
+
+			for (size_t k = 0; k < CDRP_NOPTDEFS; k++)
+				cdrp_cand(&c, cdrp_optdefs[k].name, strlen(cdrp_optdefs[k].name));
+			snprintf(typed, sizeof typed, "%.*s", (int)nlen, name);
+			cdrp_did_you_mean(&c, typed, "--", hint, sizeof hint);
+			/* "-json" is "--json" with a dash missing: a distance of 0. */
+			if (!hint[0] && a[1] != '-')
+				for (size_t k = 0; k < c.n; k++)
+					if (c.len[k] == nlen && !strncmp(c.s[k], name, nlen))
+						snprintf(hint, sizeof hint,
+						         "; did you mean '--%s'?", typed);
+			return cdrp_usage_error(NULL, "unknown option '%.*s'%s",
+			                        (int)(name - a + nlen), a, hint);
+		}
 		if (!d->takes_value) {
 			if (eq)
 				return cdrp_usage_error(NULL, "option --%s takes no value",
@@ -525,26 +701,48 @@ static bool cdrp_in_list(const char *list, const char *w)
 }
 
 /* "submit, show or list": the commands of a group (or subgroup), for an
- * error. */
-static void cdrp_group_names(const char *group, const char *sub, char *out, size_t outlen)
+ * error; as long as it takes (caller frees; NULL when out of memory). */
+static char *cdrp_group_names(const char *group, const char *sub)
 {
 	const struct cdrp_command *c;
 	size_t n = 0, k = 0, len = 0, skip = sub ? strlen(sub) + 1 : 0;
+	char *out = NULL;
+	FILE *f = open_memstream(&out, &len);
 
+	if (!f)
+		return NULL;
 	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++)
 		if (cdrp_cmd_in(c, group, sub))
 			n++;
-	out[0] = '\0';
 	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++) {
 		if (!cdrp_cmd_in(c, group, sub))
 			continue;
 		k++;
-		len = strlen(out);
-		snprintf(out + len, outlen - len, "%s%s",
-		         k == 1   ? ""
-		         : k == n ? " or "
-		                  : ", ",
-		         c->name + skip);
+		fprintf(f, "%s%s", k == 1 ? "" : k == n ? " or " : ", ", c->name + skip);
+	}
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* The words that may come in place of a mistyped one: top-level commands
+ * and groups (group NULL), a group's commands and subgroups, or a
+ * subgroup's commands. */
+static void cdrp_command_cands(struct cdrp_cands *cands, const char *group, const char *sub)
+{
+	const struct cdrp_command *c;
+	size_t skip = sub ? strlen(sub) + 1 : 0;
+
+	if (!group)
+		cdrp_cand(cands, "help", 4);
+	for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++) {
+		if (!group)
+			cdrp_cand(cands, c->group ? c->group : c->name,
+			          strlen(c->group ? c->group : c->name));
+		else if (cdrp_cmd_in(c, group, sub))
+			cdrp_cand(cands, c->name + skip, strcspn(c->name + skip, " "));
 	}
 }
 
@@ -559,6 +757,37 @@ static bool cdrp_is_subgroup(const char *group, const char *sub)
 	return false;
 }
 
+/* "unknown ... command 'WORD'[; did you mean 'X'?]", exit 64. */
+static int cdrp_unknown_command(const char *group, const char *sub, const char *word)
+{
+	struct cdrp_cands cands = {.n = 0};
+	char hint[96];
+
+	cdrp_command_cands(&cands, group, sub);
+	cdrp_did_you_mean(&cands, word, "", hint, sizeof hint);
+	if (!group)
+		return cdrp_usage_error(NULL, "unknown command '%s'%s", word, hint);
+	if (!sub)
+		return cdrp_group_usage_error(group, NULL, "unknown %s command '%s'%s", group, word,
+		                              hint);
+	return cdrp_group_usage_error(group, sub, "unknown %s %s command '%s'%s", group, sub, word,
+	                              hint);
+}
+
+/* "GROUP [SUB] needs a command: a, b or c", exit 64. */
+static int cdrp_needs_command(const char *group, const char *sub)
+{
+	char *names = cdrp_group_names(group, sub);
+	int rc;
+
+	if (!names)
+		return cdrp_oom();
+	rc = cdrp_group_usage_error(group, sub, "%s%s%s needs a command: %s", group, sub ? " " : "",
+	                            sub ? sub : "", names);
+	free(names);
+	return rc;
+}
+
 /* Work out the command from the words; --help wins over argument errors
  * (but not over an unknown command). Returns -1 to go on, else an exit
  * code. */
@@ -568,6 +797,8 @@ static int cdrp_resolve(struct cdrp_opts *o)
 	bool is_group = false;
 	int first = 1;
 
+	if (o->version)
+		return cdrp_version(o);
 	if (o->nwords > 0 && !strcmp(o->words[0], "help")) {
 		o->help = true;
 		o->nwords--;
@@ -588,15 +819,13 @@ static int cdrp_resolve(struct cdrp_opts *o)
 	}
 	if (is_group) {
 		const char *g = o->words[0], *sub = o->nwords > 1 ? o->words[1] : NULL;
-		char names[512];
 
 		if (o->nwords < 2) {
 			if (o->help) {
 				cdrp_print_group_usage(g, NULL);
 				return CDRP_EXIT_OK;
 			}
-			cdrp_group_names(g, NULL, names, sizeof(names));
-			return cdrp_group_usage_error(g, NULL, "%s needs a command: %s", g, names);
+			return cdrp_needs_command(g, NULL);
 		}
 		for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++) {
 			size_t n = strlen(sub);
@@ -619,17 +848,14 @@ static int cdrp_resolve(struct cdrp_opts *o)
 				cdrp_print_group_usage(g, sub);
 				return CDRP_EXIT_OK;
 			}
-			cdrp_group_names(g, sub, names, sizeof(names));
 			if (o->nwords == 2)
-				return cdrp_group_usage_error(g, sub, "%s %s needs a command: %s",
-				                              g, sub, names);
-			return cdrp_group_usage_error(g, sub, "unknown %s %s command '%s'", g, sub,
-			                              o->words[2]);
+				return cdrp_needs_command(g, sub);
+			return cdrp_unknown_command(g, sub, o->words[2]);
 		}
 		if (!cmd)
-			return cdrp_group_usage_error(g, NULL, "unknown %s command '%s'", g, sub);
+			return cdrp_unknown_command(g, NULL, sub);
 	} else if (!cmd) {
-		return cdrp_usage_error(NULL, "unknown command '%s'", o->words[0]);
+		return cdrp_unknown_command(NULL, NULL, o->words[0]);
 	}
 	o->cmd = cmd;
 	if (o->help) {
@@ -665,33 +891,442 @@ static int cdrp_resolve(struct cdrp_opts *o)
 			                        cmd->group ? cmd->group : "", cmd->group ? " " : "",
 			                        cmd->name, want);
 	}
+	return -1;
+}
 
-	o->timeout_sec = 30;
-	if (o->timeout) {
+/* ---- settings: option > environment > profile > built-in default ---- */
+
+/* The keys of a profile, in the order of struct cdrp_section's values. */
+enum { CDRP_PK_URL, CDRP_PK_CA, CDRP_PK_CERT, CDRP_PK_KEY, CDRP_PK_PARTNERSHIP, CDRP_PK_TIMEOUT };
+static const char *const cdrp_profile_keys[] = {"url",         "ca",      "cert", "key",
+                                                "partnership", "timeout", NULL};
+#define CDRP_PK_COUNT    6
+#define CDRP_PROFILE_MAX 64 /* characters in a profile name */
+
+struct cdrp_section {
+	char *name;
+	int line;
+	char *val[CDRP_PK_COUNT];
+	int vline[CDRP_PK_COUNT];
+};
+
+/* The profile file as read; one per run, freed by cdrp_config_free. */
+static struct {
+	char *path; /* NULL: no profile file */
+	struct cdrp_section *sec;
+	size_t nsec;
+	char *deflt; /* default = NAME */
+	int deflt_line;
+	int key_line; /* the first "key =" line, for the permission check */
+	const struct cdrp_section *use;
+	char *paths[3]; /* the profile's ca, cert and key, made absolute */
+} cdrp_cfg;
+
+static void cdrp_config_free(void)
+{
+	for (size_t i = 0; i < cdrp_cfg.nsec; i++) {
+		free(cdrp_cfg.sec[i].name);
+		for (int k = 0; k < CDRP_PK_COUNT; k++)
+			free(cdrp_cfg.sec[i].val[k]);
+	}
+	free(cdrp_cfg.sec);
+	free(cdrp_cfg.path);
+	free(cdrp_cfg.deflt);
+	for (int i = 0; i < 3; i++)
+		free(cdrp_cfg.paths[i]);
+	memset(&cdrp_cfg, 0, sizeof cdrp_cfg);
+}
+
+static const char *cdrp_nonempty(const char *v)
+{
+	return v && *v ? v : NULL;
+}
+
+/* A mistake in the profile file: "cdrp: FILE:LINE: ...", exit 64. */
+static int cdrp_config_error(int line, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int cdrp_config_error(int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "cdrp: %s", cdrp_cfg.path);
+	if (line > 0)
+		fprintf(stderr, ":%d", line);
+	fputs(": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return CDRP_EXIT_USAGE;
+}
+
+/* Where the profile file is: --config, CDRP_CONFIG, then the XDG place
+ * (an XDG_CONFIG_HOME that is not absolute is ignored, as the XDG spec
+ * says). *explicitp: named by the user, so it must exist. */
+static char *cdrp_config_path(const struct cdrp_opts *o, bool *explicitp)
+{
+	const char *v = cdrp_nonempty(o->config), *home = cdrp_nonempty(getenv("HOME"));
+	char *p = NULL;
+
+	*explicitp = true;
+	if (!v)
+		v = cdrp_nonempty(getenv("CDRP_CONFIG"));
+	if (v)
+		return strdup(v);
+	*explicitp = false;
+	v = cdrp_nonempty(getenv("XDG_CONFIG_HOME"));
+	if (v && v[0] == '/') {
+		if (asprintf(&p, "%s/cdrp/config", v) < 0)
+			return NULL;
+	} else if (home) {
+		if (asprintf(&p, "%s/.config/cdrp/config", home) < 0)
+			return NULL;
+	} else {
+		return strdup("");
+	}
+	return p;
+}
+
+static bool cdrp_profile_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+
+	return len > 0 && len <= CDRP_PROFILE_MAX &&
+	       strspn(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+	           len;
+}
+
+static char *cdrp_trim(char *p)
+{
+	size_t n;
+
+	p += strspn(p, " \t");
+	n = strlen(p);
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		p[--n] = '\0';
+	return p;
+}
+
+static struct cdrp_section *cdrp_section_named(const char *name)
+{
+	for (size_t i = 0; i < cdrp_cfg.nsec; i++)
+		if (!strcmp(cdrp_cfg.sec[i].name, name))
+			return &cdrp_cfg.sec[i];
+	return NULL;
+}
+
+/* Validate one line of the file; 0, or an exit code (reported). */
+static int cdrp_config_line(char *text, int line)
+{
+	struct cdrp_section *cur = cdrp_cfg.nsec ? &cdrp_cfg.sec[cdrp_cfg.nsec - 1] : NULL;
+	char *p = cdrp_trim(text), *eq, *key, *val;
+	int k;
+
+	if (!*p || *p == '#' || *p == ';')
+		return 0;
+	if (*p == '[') {
+		char *end = strchr(p, ']');
+		struct cdrp_section *sec, *dup;
+
+		if (!end || *cdrp_trim(end + 1))
+			return cdrp_config_error(line, "expected [PROFILE] on a line of its own");
+		*end = '\0';
+		p = cdrp_trim(p + 1);
+		if (!cdrp_profile_name_ok(p))
+			return cdrp_config_error(
+			    line,
+			    "a profile name is 1-%d of A-Z, a-z, 0-9, '.', '_' "
+			    "and '-'",
+			    CDRP_PROFILE_MAX);
+		if ((dup = cdrp_section_named(p)) != NULL)
+			return cdrp_config_error(line, "profile [%s] again (first at line %d)", p,
+			                         dup->line);
+		sec = realloc(cdrp_cfg.sec, (cdrp_cfg.nsec + 1) * sizeof *sec);
+		if (!sec)
+			return cdrp_oom();
+		cdrp_cfg.sec = sec;
+		sec = &cdrp_cfg.sec[cdrp_cfg.nsec];
+		memset(sec, 0, sizeof *sec);
+		sec->line = line;
+		sec->name = strdup(p);
+		if (!sec->name)
+			return cdrp_oom();
+		cdrp_cfg.nsec++;
+		return 0;
+	}
+	eq = strchr(p, '=');
+	if (!eq)
+		return cdrp_config_error(line, "expected [PROFILE] or KEY = VALUE");
+	*eq = '\0';
+	key = cdrp_trim(p);
+	val = cdrp_trim(eq + 1);
+	if (!cur && !strcmp(key, "default")) {
+		if (cdrp_cfg.deflt)
+			return cdrp_config_error(line, "default again (first at line %d)",
+			                         cdrp_cfg.deflt_line);
+		if (!cdrp_profile_name_ok(val))
+			return cdrp_config_error(line, "default must name a profile");
+		cdrp_cfg.deflt = strdup(val);
+		cdrp_cfg.deflt_line = line;
+		return cdrp_cfg.deflt ? 0 : cdrp_oom();
+	}
+	for (k = 0; cdrp_profile_keys[k] && strcmp(cdrp_profile_keys[k], key); k++)
+		;
+	if (!cdrp_profile_keys[k]) {
+		struct cdrp_cands cands = {.n = 0};
+		char hint[96];
+
+		for (int i = 0; cdrp_profile_keys[i]; i++)
+			cdrp_cand(&cands, cdrp_profile_keys[i], strlen(cdrp_profile_keys[i]));
+		if (!cur)
+			cdrp_cand(&cands, "default", 7);
+		cdrp_did_you_mean(&cands, key, "", hint, sizeof hint);
+		return cdrp_config_error(
+		    line,
+		    "unknown key '%s'%s (a profile's keys: url, ca, cert, key, "
+		    "partnership, timeout)",
+		    key, hint);
+	}
+	if (!cur)
+		return cdrp_config_error(
+		    line,
+		    "%s outside a profile: put a [PROFILE] line above it (only "
+		    "'default = PROFILE' may come first)",
+		    key);
+	if (!*val)
+		return cdrp_config_error(line, "%s has no value", key);
+	if (cur->val[k])
+		return cdrp_config_error(line, "%s again in [%s] (first at line %d)", key,
+		                         cur->name, cur->vline[k]);
+	if (k == CDRP_PK_PARTNERSHIP) {
+		struct proto_error pe = {0};
+
+		if (!proto_valid_partnership(val, &pe))
+			return cdrp_config_error(line, "partnership %s", pe.detail);
+	}
+	if (k == CDRP_PK_TIMEOUT) {
 		char *end;
 		long t;
 
 		errno = 0;
-		t = strtol(o->timeout, &end, 10);
-		if (errno || end == o->timeout || *end || t < 1 || t > CDRP_TIMEOUT_MAX)
-			return cdrp_usage_error(cmd, "--timeout must be a number of seconds, 1-%d",
-			                        CDRP_TIMEOUT_MAX);
-		o->timeout_sec = (int)t;
+		t = strtol(val, &end, 10);
+		if (errno || end == val || *end || t < 1 || t > CDRP_TIMEOUT_MAX)
+			return cdrp_config_error(line, "timeout must be a number of seconds, 1-%d",
+			                         CDRP_TIMEOUT_MAX);
+	}
+	cur->val[k] = strdup(val);
+	cur->vline[k] = line;
+	if (k == CDRP_PK_KEY && !cdrp_cfg.key_line)
+		cdrp_cfg.key_line = line;
+	return cur->val[k] ? 0 : cdrp_oom();
+}
+
+/* Read and check the whole profile file (a mistake in any profile is
+ * reported, not only in the one in use). Returns 0 (cdrp_cfg.path NULL
+ * when there is no file) or an exit code. */
+static int cdrp_config_read(const struct cdrp_opts *o)
+{
+	bool explicit_path;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int lineno = 0, rc = 0;
+	struct stat st;
+	FILE *f;
+
+	cdrp_cfg.path = cdrp_config_path(o, &explicit_path);
+	if (!cdrp_cfg.path)
+		return cdrp_oom();
+	if (!*cdrp_cfg.path) {
+		free(cdrp_cfg.path);
+		cdrp_cfg.path = NULL;
+		return 0;
+	}
+	f = fopen(cdrp_cfg.path, "r");
+	if (!f && errno == ENOENT && !explicit_path) {
+		free(cdrp_cfg.path);
+		cdrp_cfg.path = NULL;
+		return 0;
+	}
+	if (!f || fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "cdrp: cannot read the profile file %s: %s\n", cdrp_cfg.path,
+		        f ? (S_ISDIR(st.st_mode) ? "it is a directory" : strerror(errno))
+		          : strerror(errno));
+		if (f)
+			fclose(f);
+		return CDRP_EXIT_NOINPUT;
+	}
+	while (rc == 0 && (n = getline(&line, &cap, f)) != -1) {
+		lineno++;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n > 0 && line[n - 1] == '\r')
+			line[--n] = '\0';
+		if (strlen(line) != (size_t)n)
+			rc = cdrp_config_error(lineno, "a NUL byte: this is not a profile file");
+		else
+			rc = cdrp_config_line(line, lineno);
+	}
+	if (rc == 0 && ferror(f)) {
+		fprintf(stderr, "cdrp: cannot read the profile file %s: %s\n", cdrp_cfg.path,
+		        strerror(errno));
+		rc = CDRP_EXIT_NOINPUT;
+	}
+	free(line);
+	fclose(f);
+	if (rc != 0)
+		return rc;
+	/* Whoever can change the file can point url and ca at a server of
+	 * theirs, and the client would present the key to it and send it the
+	 * data: refused outright, a warning would scroll by unread. */
+	if (cdrp_cfg.key_line && (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return cdrp_config_error(cdrp_cfg.key_line,
+		                         "names a key but the file is writable by %s (mode %04o): "
+		                         "chmod go-w %s",
+		                         (st.st_mode & S_IWOTH) ? "others" : "its group",
+		                         (unsigned)(st.st_mode & 07777), cdrp_cfg.path);
+	if (cdrp_cfg.deflt && !cdrp_section_named(cdrp_cfg.deflt))
+		return cdrp_config_error(cdrp_cfg.deflt_line, "default names no profile: no [%s]",
+		                         cdrp_cfg.deflt);
+	return 0;
+}
+
+/* Choose the profile: --profile, CDRP_PROFILE, default = NAME, [default];
+ * none is fine. 0 or an exit code. */
+static int cdrp_profile_pick(const struct cdrp_opts *o)
+{
+	const char *name = cdrp_nonempty(o->profile), *by = "--profile";
+
+	if (!name) {
+		name = cdrp_nonempty(getenv("CDRP_PROFILE"));
+		by = "CDRP_PROFILE";
+	}
+	if (!name) {
+		cdrp_cfg.use = cdrp_cfg.deflt ? cdrp_section_named(cdrp_cfg.deflt)
+		                              : cdrp_section_named("default");
+		return 0;
+	}
+	if (!cdrp_cfg.path) {
+		fprintf(stderr,
+		        "cdrp: %s names profile '%s' but there is no profile file (use --config "
+		        "or CDRP_CONFIG, or create $XDG_CONFIG_HOME/cdrp/config)\n",
+		        by, name);
+		return CDRP_EXIT_USAGE;
+	}
+	cdrp_cfg.use = cdrp_section_named(name);
+	if (!cdrp_cfg.use) {
+		struct cdrp_cands cands = {.n = 0};
+		char hint[96];
+		char *list = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&list, &len);
+
+		if (!f)
+			return cdrp_oom();
+		for (size_t i = 0; i < cdrp_cfg.nsec; i++) {
+			cdrp_cand(&cands, cdrp_cfg.sec[i].name, strlen(cdrp_cfg.sec[i].name));
+			fprintf(f, "%s%s", i ? ", " : "", cdrp_cfg.sec[i].name);
+		}
+		if (fclose(f) != 0) {
+			free(list);
+			return cdrp_oom();
+		}
+		cdrp_did_you_mean(&cands, name, "", hint, sizeof hint);
+		fprintf(stderr, "cdrp: %s: no profile '%s' (named by %s)%s\n", cdrp_cfg.path, name,
+		        by, hint);
+		fprintf(stderr, "cdrp: the profiles there: %s\n", *list ? list : "none");
+		free(list);
+		return CDRP_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* A path from the profile: ~/ is $HOME, and a relative one is taken from
+ * the profile file's directory (not the current one, which changes). */
+static char *cdrp_profile_path(const char *v)
+{
+	const char *home = cdrp_nonempty(getenv("HOME")), *slash = strrchr(cdrp_cfg.path, '/');
+	char *p = NULL;
+
+	if (v[0] == '/')
+		return strdup(v);
+	if (v[0] == '~' && v[1] == '/' && home)
+		return asprintf(&p, "%s/%s", home, v + 2) < 0 ? NULL : p;
+	if (!slash)
+		return strdup(v);
+	return asprintf(&p, "%.*s/%s", (int)(slash - cdrp_cfg.path), cdrp_cfg.path, v) < 0 ? NULL
+	                                                                                   : p;
+}
+
+/* The setting in force: option, else environment, else profile key k. */
+static const char *cdrp_pick(const char *opt, const char *env, int k)
+{
+	const char *v = cdrp_nonempty(opt);
+
+	if (!v)
+		v = cdrp_nonempty(getenv(env));
+	if (!v && cdrp_cfg.use)
+		v = cdrp_cfg.use->val[k];
+	return v;
+}
+
+/* Settle every connection setting into o, once the command is known.
+ * Returns -1 to go on, else an exit code (reported). */
+static int cdrp_settings(struct cdrp_opts *o)
+{
+	static const char *const envs[] = {"CDRP_CA", "CDRP_CERT", "CDRP_KEY"};
+	const char **files[] = {&o->ca, &o->cert, &o->key};
+	const char *t;
+	int rc;
+
+	rc = cdrp_config_read(o);
+	if (rc == 0)
+		rc = cdrp_profile_pick(o);
+	if (rc != 0)
+		return rc;
+	o->url = cdrp_pick(o->url, "CDRP_URL", CDRP_PK_URL);
+	o->partnership = cdrp_pick(o->partnership, "CDRP_PARTNERSHIP", CDRP_PK_PARTNERSHIP);
+	for (int i = 0; i < 3; i++) {
+		const char *v = cdrp_nonempty(*files[i]);
+
+		if (!v)
+			v = cdrp_nonempty(getenv(envs[i]));
+		if (!v && cdrp_cfg.use && cdrp_cfg.use->val[CDRP_PK_CA + i]) {
+			cdrp_cfg.paths[i] = cdrp_profile_path(cdrp_cfg.use->val[CDRP_PK_CA + i]);
+			if (!cdrp_cfg.paths[i])
+				return cdrp_oom();
+			v = cdrp_cfg.paths[i];
+		}
+		*files[i] = v;
+	}
+
+	o->timeout_sec = 30;
+	t = cdrp_pick(o->timeout, "CDRP_TIMEOUT", CDRP_PK_TIMEOUT);
+	if (t) {
+		char *end;
+		long n;
+
+		errno = 0;
+		n = strtol(t, &end, 10);
+		if (errno || end == t || *end || n < 1 || n > CDRP_TIMEOUT_MAX) {
+			/* The profile's was checked when read. */
+			if (cdrp_nonempty(o->timeout))
+				return cdrp_usage_error(
+				    o->cmd, "--timeout must be a number of seconds, 1-%d",
+				    CDRP_TIMEOUT_MAX);
+			fprintf(stderr, "cdrp: CDRP_TIMEOUT must be a number of seconds, 1-%d\n",
+			        CDRP_TIMEOUT_MAX);
+			return CDRP_EXIT_USAGE;
+		}
+		o->timeout_sec = (int)n;
 	}
 	return -1;
 }
 
-/* ---- configuration and the connection ---- */
+/* ---- the connection ---- */
 
-static const char *cdrp_setting(const char *opt, const char *env)
-{
-	const char *v = opt ? opt : getenv(env);
-
-	return v && *v ? v : NULL;
-}
-
-/* Connection settings from options, else the environment; NULL (with the
- * message printed) when one is missing or unusable. */
+/* A client for the settings in force; NULL (with the message printed)
+ * when one is missing or unusable. */
 struct http_client *cdrp_connect(const struct cdrp_opts *o, int *exit_code)
 {
 	static const struct {
@@ -701,28 +1336,37 @@ struct http_client *cdrp_connect(const struct cdrp_opts *o, int *exit_code)
 	             {"--cert", "CDRP_CERT"},
 	             {"--key", "CDRP_KEY"}};
 	struct http_config cfg = {
-	    .url = cdrp_setting(o->url, "CDRP_URL"),
-	    .ca_file = cdrp_setting(o->ca, "CDRP_CA"),
-	    .cert_file = cdrp_setting(o->cert, "CDRP_CERT"),
-	    .key_file = cdrp_setting(o->key, "CDRP_KEY"),
+	    .url = o->url,
+	    .ca_file = o->ca,
+	    .cert_file = o->cert,
+	    .key_file = o->key,
 	    .timeout_sec = o->timeout_sec,
+	    .key_passphrase_file = cdrp_nonempty(getenv("CDRP_KEY_PASSPHRASE_FILE")),
+	    .key_prompt = isatty(STDIN_FILENO) == 1,
 	};
 	const char *vals[] = {cfg.url, cfg.ca_file, cfg.cert_file, cfg.key_file};
 	struct http_error err;
 	struct http_client *c;
 
 	for (size_t i = 0; i < 4; i++) {
-		if (!vals[i]) {
-			fprintf(stderr, "cdrp: no %s given: use %s or set %s\n", names[i].opt + 2,
-			        names[i].opt, names[i].env);
-			*exit_code = CDRP_EXIT_CONFIG;
-			return NULL;
-		}
+		if (vals[i])
+			continue;
+		fprintf(stderr, "cdrp: no %s given: use %s or set %s", names[i].opt + 2,
+		        names[i].opt, names[i].env);
+		if (cdrp_cfg.use)
+			fprintf(stderr, ", or add %s to profile [%s] in %s\n", names[i].opt + 2,
+			        cdrp_cfg.use->name, cdrp_cfg.path);
+		else
+			fputs(", or use a profile (cdrp --help, Profiles)\n", stderr);
+		*exit_code = CDRP_EXIT_CONFIG;
+		return NULL;
 	}
 	c = http_client_new(&cfg, &err);
 	if (!c) {
 		fprintf(stderr, "cdrp: %s\n", err.msg);
-		*exit_code = err.code == HTTP_ERR_CONFIG ? CDRP_EXIT_CONFIG : CDRP_EXIT_SOFTWARE;
+		*exit_code = err.code == HTTP_ERR_CONFIG       ? CDRP_EXIT_CONFIG
+		             : err.code == HTTP_ERR_PASSPHRASE ? CDRP_EXIT_NOINPUT
+		                                               : CDRP_EXIT_SOFTWARE;
 	}
 	return c;
 }
@@ -893,7 +1537,7 @@ int cdrp_call(const struct cdrp_opts *o, struct http_client *c, const char *meth
 	const char *all[EXTRA_MAX + 3];
 	char whyhdr[PROTO_JUSTIFICATION_MAX + 32], phdr[64];
 	struct proto_error pe = {0};
-	const char *partnership = cdrp_setting(o->partnership, "CDRP_PARTNERSHIP");
+	const char *partnership = o->partnership;
 	size_t n = 0;
 
 	*docp = NULL;
@@ -923,6 +1567,13 @@ int cdrp_call(const struct cdrp_opts *o, struct http_client *c, const char *meth
 		return cdrp_exit_for_http_err(e);
 	}
 	return cdrp_answer(o, resp, docp);
+}
+
+static int cdrp_version(const struct cdrp_opts *o)
+{
+	(void)o;
+	puts("cdrp " CDRP_VERSION " (API " CDRP_API_VERSION ")");
+	return CDRP_EXIT_OK;
 }
 
 static int cdrp_health(const struct cdrp_opts *o)
@@ -1367,11 +2018,152 @@ out:
 	return rc;
 }
 
+/* ---- completion (deploy/cdrp.bash-completion) ---- */
+
+static const struct cdrp_optdef *cdrp_optdef(const char *name, size_t len)
+{
+	for (size_t k = 0; k < CDRP_NOPTDEFS; k++)
+		if (strlen(cdrp_optdefs[k].name) == len &&
+		    !strncmp(cdrp_optdefs[k].name, name, len))
+			return &cdrp_optdefs[k];
+	return NULL;
+}
+
+/* Print the candidates that start with cur, one a line. */
+static void cdrp_complete_print(const struct cdrp_cands *c, const char *pre, const char *cur)
+{
+	size_t pl = strlen(pre), cl = strlen(cur);
+
+	for (size_t i = 0; i < c->n; i++) {
+		/* cur may include the "--" of the candidate's prefix */
+		if (cl <= pl ? !strncmp(pre, cur, cl)
+		             : !strncmp(pre, cur, pl) && c->len[i] >= cl - pl &&
+		                   !strncmp(c->s[i], cur + pl, cl - pl))
+			printf("%s%.*s\n", pre, (int)c->len[i], c->s[i]);
+	}
+}
+
+/* cdrp --complete WORD... CUR: the words that may replace CUR, the last
+ * word, on the line "cdrp WORD... CUR", one a line; "@files" asks the
+ * shell to complete a file name. Hidden: for the bash completion, which
+ * asks the binary so the lists stay right as commands are added. */
+static int cdrp_complete(int argc, char **argv)
+{
+	const char *words[CDRP_MAX_WORDS], *cur = argc > 0 ? argv[argc - 1] : "";
+	const char *prev = argc > 1 ? argv[argc - 2] : NULL;
+	const struct cdrp_optdef *pd = NULL;
+	const struct cdrp_command *c, *cmd = NULL;
+	struct cdrp_cands cands = {.n = 0};
+	struct cdrp_opts o;
+	int nw = 0, first = 0;
+	bool only_words = false;
+
+	memset(&o, 0, sizeof o);
+	/* The words typed so far: command words, and options with values. */
+	for (int i = 0; i + 1 < argc; i++) {
+		const char *a = argv[i];
+
+		if (only_words || a[0] != '-' || !a[1]) {
+			if (nw < CDRP_MAX_WORDS)
+				words[nw++] = a;
+		} else if (!strcmp(a, "--")) {
+			only_words = true;
+		} else if (a[1] == '-' && !strchr(a, '=')) {
+			const struct cdrp_optdef *d = cdrp_optdef(a + 2, strlen(a + 2));
+
+			if (d && d->takes_value && i + 2 < argc) {
+				if (!strcmp(d->name, "config"))
+					o.config = argv[i + 1];
+				i++;
+			}
+		} else if (!strncmp(a, "--config=", 9)) {
+			o.config = a + 9;
+		}
+	}
+	if (prev && !only_words && prev[0] == '-' && prev[1] == '-' && !strchr(prev, '='))
+		pd = cdrp_optdef(prev + 2, strlen(prev + 2));
+	if (pd && pd->takes_value) {
+		char pat[64];
+
+		if (!strcmp(pd->name, "profile")) {
+			/* Quietly: a broken file just completes nothing. */
+			if (!freopen("/dev/null", "w", stderr))
+				return CDRP_EXIT_OK;
+			if (cdrp_config_read(&o) == 0)
+				for (size_t i = 0; i < cdrp_cfg.nsec; i++)
+					cdrp_cand(&cands, cdrp_cfg.sec[i].name,
+					          strlen(cdrp_cfg.sec[i].name));
+			cdrp_complete_print(&cands, "", cur);
+			cdrp_config_free();
+			return CDRP_EXIT_OK;
+		}
+		/* A file name where some help text says "--NAME FILE" (found
+		 * there, so new options need no list kept here). */
+		snprintf(pat, sizeof pat, "--%s FILE", pd->name);
+		if (strstr(cdrp_usage_tail, pat) || !strcmp(pd->name, "pubkey")) {
+			puts("@files");
+			return CDRP_EXIT_OK;
+		}
+		for (size_t i = 0; (c = cdrp_command_at(i)) != NULL; i++) {
+			if (strstr(c->usage, pat)) {
+				puts("@files");
+				break;
+			}
+		}
+		return CDRP_EXIT_OK;
+	}
+
+	/* Which command the words name so far, if any. */
+	if (nw > 0 && !strcmp(words[0], "help"))
+		first = 1;
+	for (size_t i = 0; nw > first && (c = cdrp_command_at(i)) != NULL; i++) {
+		const char *w1 = nw > first + 1 ? words[first + 1] : "";
+		size_t n1 = strlen(w1);
+
+		if (!c->group && !strcmp(c->name, words[first]))
+			cmd = c;
+		else if (c->group && !strcmp(c->group, words[first]) && nw > first + 1 &&
+		         (!strcmp(c->name, w1) ||
+		          (nw > first + 2 && !strncmp(c->name, w1, n1) && c->name[n1] == ' ' &&
+		           !strcmp(c->name + n1 + 1, words[first + 2]))))
+			cmd = c;
+	}
+
+	if (cur[0] == '-' && !only_words) {
+		for (size_t k = 0; k < CDRP_NOPTDEFS; k++)
+			if (cdrp_optdefs[k].global ||
+			    (cmd && cdrp_in_list(cmd->opts, cdrp_optdefs[k].name)))
+				cdrp_cand(&cands, cdrp_optdefs[k].name,
+				          strlen(cdrp_optdefs[k].name));
+		cdrp_complete_print(&cands, "--", cur);
+		return CDRP_EXIT_OK;
+	}
+	if (cmd) {
+		/* Its arguments: a file name where the synopsis takes one. */
+		if (cmd->max_args > 0 && strstr(cmd->synopsis, "FILE"))
+			puts("@files");
+		return CDRP_EXIT_OK;
+	}
+	if (nw == first) {
+		cdrp_command_cands(&cands, NULL, NULL);
+	} else if (nw == first + 1) {
+		cdrp_command_cands(&cands, words[first], NULL);
+	} else if (nw == first + 2 && cdrp_is_subgroup(words[first], words[first + 1])) {
+		cdrp_command_cands(&cands, words[first], words[first + 1]);
+	}
+	cdrp_complete_print(&cands, "", cur);
+	return CDRP_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	struct cdrp_opts o;
 	int rc;
 
+	if (argc > 1 && !strcmp(argv[1], "--complete")) {
+		rc = cdrp_complete(argc - 2, argv + 2);
+		goto out;
+	}
 	memset(&o, 0, sizeof(o));
 	rc = cdrp_parse_args(argc, argv, &o);
 	if (rc != 0)
@@ -1379,8 +2171,16 @@ int main(int argc, char **argv)
 	rc = cdrp_resolve(&o);
 	if (rc >= 0)
 		goto out;
+	/* The version needs no settings: it must work with a broken
+	 * profile file, to report what is installed. */
+	if (o.cmd->run != cdrp_version) {
+		rc = cdrp_settings(&o);
+		if (rc >= 0)
+			goto out;
+	}
 	rc = o.cmd->run ? o.cmd->run(&o) : cdrp_run_request(&o);
 out:
+	cdrp_config_free();
 	/* Output that did not reach its reader is a failure too (a full
 	 * disk must not look like success to a script). */
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -46,7 +46,11 @@ struct cdrp_opts {
 	/* options every command accepts */
 	const char *url, *ca, *cert, *key, *timeout;
 	const char *why, *partnership; /* sent as headers with every request */
-	bool json, help;
+	const char *config, *profile;  /* the profile file and the profile in it */
+	bool json, help, version;
+	/* Once the command is known, url, ca, cert, key, partnership and
+	 * timeout_sec hold the settings in force: option, else environment,
+	 * else profile, else the built-in default (cdrp.c, cdrp_settings). */
 	int timeout_sec;
 	/* the command-specific options, in the order given */
 	struct cdrp_optval given[CDRP_MAX_OPTS];

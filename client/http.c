@@ -5,12 +5,14 @@
  * non-blocking underneath only so that one deadline covers every step. */
 #include "http.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -183,8 +186,8 @@ static enum http_err http_parse_url(struct http_client *c, const char *url, stru
 	return HTTP_OK;
 }
 
-/* An encrypted key must fail cleanly instead of OpenSSL prompting on the
- * terminal in the middle of a script. */
+/* Nothing but the key may ask for a passphrase, and never OpenSSL's own
+ * prompt: that would stop a script waiting on the terminal. */
 static int http_no_passphrase(char *buf, int size, int rwflag, void *u)
 {
 	(void)buf;
@@ -192,6 +195,230 @@ static int http_no_passphrase(char *buf, int size, int rwflag, void *u)
 	(void)rwflag;
 	(void)u;
 	return -1;
+}
+
+/* ---- the private key's passphrase ---- */
+
+#define HTTP_PASS_MAX 1024
+
+enum http_pass_state {
+	HTTP_PASS_UNASKED, /* the key is not encrypted (or not yet read) */
+	HTTP_PASS_GIVEN,   /* read from the file or typed at the terminal */
+	HTTP_PASS_NONE,    /* no file named and no terminal to ask on */
+	HTTP_PASS_FAILED   /* the file cannot be read, or nothing usable in it */
+};
+
+struct http_pass {
+	const struct http_config *cfg;
+	enum http_pass_state state;
+	bool typed;
+	char why[300]; /* HTTP_PASS_FAILED: what went wrong; never the passphrase */
+	char buf[HTTP_PASS_MAX];
+	size_t len;
+};
+
+/* The terminal's settings while echo is off, so that a signal there does
+ * not leave the user's shell without echo. */
+static volatile sig_atomic_t http_tty_fd = -1;
+static struct termios http_tty_saved;
+
+static void http_tty_restore_and_die(int sig)
+{
+	if (http_tty_fd >= 0)
+		tcsetattr(http_tty_fd, TCSAFLUSH, &http_tty_saved);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* The first line of the passphrase file (CR LF or LF ended, or not). */
+static void http_pass_from_file(struct http_pass *p)
+{
+	const char *path = p->cfg->key_passphrase_file;
+	FILE *f = fopen(path, "r");
+	int ch;
+
+	if (!f) {
+		p->state = HTTP_PASS_FAILED;
+		snprintf(p->why, sizeof p->why,
+		         "cannot read the passphrase file %s (CDRP_KEY_PASSPHRASE_FILE): %s", path,
+		         strerror(errno));
+		return;
+	}
+	p->len = 0;
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		if (p->len + 1 >= sizeof p->buf) {
+			p->state = HTTP_PASS_FAILED;
+			snprintf(p->why, sizeof p->why,
+			         "the first line of the passphrase file %s is over %d bytes", path,
+			         HTTP_PASS_MAX - 1);
+			fclose(f);
+			return;
+		}
+		p->buf[p->len++] = (char)ch;
+	}
+	if (ferror(f)) {
+		p->state = HTTP_PASS_FAILED;
+		snprintf(p->why, sizeof p->why, "cannot read the passphrase file %s: %s", path,
+		         strerror(errno));
+		fclose(f);
+		return;
+	}
+	fclose(f);
+	if (p->len > 0 && p->buf[p->len - 1] == '\r')
+		p->len--;
+	if (p->len == 0) {
+		p->state = HTTP_PASS_FAILED;
+		snprintf(
+		    p->why, sizeof p->why,
+		    "the passphrase file %s (CDRP_KEY_PASSPHRASE_FILE) has an empty first line",
+		    path);
+		return;
+	}
+	p->state = HTTP_PASS_GIVEN;
+}
+
+/* Ask on the controlling terminal with echo off. The prompt and the
+ * answer use /dev/tty, not stdin and stderr, which may be redirected. */
+static void http_pass_from_tty(struct http_pass *p)
+{
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	struct sigaction sa, old[4];
+	static const int sigs[4] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
+	struct termios quiet;
+	bool echo_off = false, too_long = false;
+	char ch;
+
+	if (fd < 0) {
+		p->state = HTTP_PASS_NONE;
+		return;
+	}
+	if (tcgetattr(fd, &http_tty_saved) == 0) {
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = http_tty_restore_and_die;
+		sigemptyset(&sa.sa_mask);
+		for (int i = 0; i < 4; i++)
+			sigaction(sigs[i], &sa, &old[i]);
+		quiet = http_tty_saved;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+		http_tty_fd = fd;
+		echo_off = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
+	}
+	dprintf(fd, "cdrp: passphrase for %s: ", p->cfg->key_file);
+	p->len = 0;
+	for (;;) {
+		ssize_t r = read(fd, &ch, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || ch == '\n' || ch == '\r')
+			break;
+		if (p->len + 1 >= sizeof p->buf)
+			too_long = true;
+		else
+			p->buf[p->len++] = ch;
+	}
+	ch = 0;
+	if (echo_off)
+		tcsetattr(fd, TCSAFLUSH, &http_tty_saved);
+	if (http_tty_fd >= 0) {
+		http_tty_fd = -1;
+		for (int i = 0; i < 4; i++)
+			sigaction(sigs[i], &old[i], NULL);
+	}
+	/* The typed newline was not echoed. */
+	if (write(fd, "\n", 1) < 0) {
+		/* nothing to be done: the prompt line just stays open */
+	}
+	close(fd);
+	if (too_long) {
+		p->state = HTTP_PASS_FAILED;
+		snprintf(p->why, sizeof p->why, "the passphrase typed is over %d bytes",
+		         HTTP_PASS_MAX - 1);
+		return;
+	}
+	p->typed = true;
+	p->state = HTTP_PASS_GIVEN;
+}
+
+/* OpenSSL asks only for an encrypted key; it may ask more than once, so
+ * the passphrase is got once and kept until the key is loaded. */
+static int http_passphrase_cb(char *buf, int size, int rwflag, void *u)
+{
+	struct http_pass *p = u;
+
+	(void)rwflag;
+	if (p->state == HTTP_PASS_UNASKED) {
+		if (p->cfg->key_passphrase_file)
+			http_pass_from_file(p);
+		else if (p->cfg->key_prompt)
+			http_pass_from_tty(p);
+		else
+			p->state = HTTP_PASS_NONE;
+	}
+	if (p->state != HTTP_PASS_GIVEN || size < 0 || p->len > (size_t)size)
+		return -1;
+	memcpy(buf, p->buf, p->len);
+	return (int)p->len;
+}
+
+/* Load the private key, decrypting it if need be; names only the paths,
+ * never anything read from the key or the passphrase. */
+static enum http_err http_load_key(struct http_client *c, const struct http_config *cfg,
+                                   struct http_error *err)
+{
+	struct http_pass pass;
+	enum http_err rc = HTTP_OK;
+	unsigned long e;
+	int ok;
+
+	memset(&pass, 0, sizeof pass);
+	pass.cfg = cfg;
+	SSL_CTX_set_default_passwd_cb(c->ctx, http_passphrase_cb);
+	SSL_CTX_set_default_passwd_cb_userdata(c->ctx, &pass);
+	ok = SSL_CTX_use_PrivateKey_file(c->ctx, cfg->key_file, SSL_FILETYPE_PEM);
+	SSL_CTX_set_default_passwd_cb(c->ctx, http_no_passphrase);
+	SSL_CTX_set_default_passwd_cb_userdata(c->ctx, NULL);
+	OPENSSL_cleanse(pass.buf, sizeof pass.buf);
+	if (ok == 1) {
+		if (SSL_CTX_check_private_key(c->ctx) == 1)
+			return HTTP_OK;
+		goto mismatch;
+	}
+	e = ERR_peek_last_error();
+	/* OpenSSL checks the pair while loading: a mismatch is not a key that
+	 * failed to load. */
+	if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
+		goto mismatch;
+	switch (pass.state) {
+	case HTTP_PASS_UNASKED:
+		rc = http_fail(err, HTTP_ERR_CONFIG,
+		               "cannot load private key from %s: %s (is it a PEM private key?)",
+		               cfg->key_file, http_ssl_reason());
+		break;
+	case HTTP_PASS_NONE:
+		rc =
+		    http_fail(err, HTTP_ERR_CONFIG,
+		              "the private key in %s is encrypted: set CDRP_KEY_PASSPHRASE_FILE to "
+		              "a file whose first line is its passphrase, or run cdrp with a "
+		              "terminal on standard input to be asked for it",
+		              cfg->key_file);
+		break;
+	case HTTP_PASS_FAILED:
+		rc = http_fail(err, HTTP_ERR_PASSPHRASE, "%s", pass.why);
+		break;
+	case HTTP_PASS_GIVEN:
+		rc = http_fail(err, HTTP_ERR_PASSPHRASE,
+		               "cannot decrypt the private key in %s: wrong passphrase (%s)",
+		               cfg->key_file,
+		               pass.typed ? "as typed" : "from CDRP_KEY_PASSPHRASE_FILE");
+		break;
+	}
+	ERR_clear_error();
+	return rc;
+mismatch:
+	ERR_clear_error();
+	return http_fail(err, HTTP_ERR_CONFIG, "the key in %s does not match the certificate in %s",
+	                 cfg->key_file, cfg->cert_file);
 }
 
 /* Check a file can be opened first: errno says more than OpenSSL does. */
@@ -236,24 +463,7 @@ static enum http_err http_load_tls(struct http_client *c, const struct http_conf
 	if (SSL_CTX_use_certificate_chain_file(c->ctx, cfg->cert_file) != 1)
 		return http_fail(err, HTTP_ERR_CONFIG, "cannot load client certificate from %s: %s",
 		                 cfg->cert_file, http_ssl_reason());
-	/* Only the path is ever named: never anything read from the key. */
-	if (SSL_CTX_use_PrivateKey_file(c->ctx, cfg->key_file, SSL_FILETYPE_PEM) != 1) {
-		unsigned long e = ERR_peek_last_error();
-
-		/* OpenSSL checks the pair while loading: a mismatch is not a
-		 * key that failed to load. */
-		if (ERR_GET_LIB(e) != ERR_LIB_X509 ||
-		    ERR_GET_REASON(e) != X509_R_KEY_VALUES_MISMATCH)
-			return http_fail(
-			    err, HTTP_ERR_CONFIG,
-			    "cannot load private key from %s: %s (is it PEM and unencrypted?)",
-			    cfg->key_file, http_ssl_reason());
-	} else if (SSL_CTX_check_private_key(c->ctx) == 1) {
-		return HTTP_OK;
-	}
-	ERR_clear_error();
-	return http_fail(err, HTTP_ERR_CONFIG, "the key in %s does not match the certificate in %s",
-	                 cfg->key_file, cfg->cert_file);
+	return http_load_key(c, cfg, err);
 }
 
 struct http_client *http_client_new(const struct http_config *cfg, struct http_error *err)

@@ -24,7 +24,10 @@ enum http_err {
 	HTTP_ERR_IO,        /* the connection broke before any answer */
 	HTTP_ERR_PROTOCOL,  /* the answer is not HTTP we understand */
 	HTTP_ERR_TOO_LARGE, /* the answer is over HTTP_MAX_BODY */
-	HTTP_ERR_INTERNAL   /* out of memory and the like */
+	HTTP_ERR_INTERNAL,  /* out of memory and the like */
+	/* the key's passphrase file cannot be read, or the passphrase given
+	 * does not decrypt the key */
+	HTTP_ERR_PASSPHRASE
 };
 
 struct http_config {
@@ -33,6 +36,11 @@ struct http_config {
 	const char *cert_file;
 	const char *key_file;
 	int timeout_sec; /* for one whole request, connect to last byte */
+	/* An encrypted key's passphrase: the first line of this file, else
+	 * (when key_prompt) asked for on /dev/tty with echo off, else the key
+	 * is refused as unusable (HTTP_ERR_CONFIG). Unused for a plain key. */
+	const char *key_passphrase_file;
+	bool key_prompt;
 };
 
 struct http_response {

@@ -242,6 +242,27 @@ static const struct field referral_fields[] = {
     {NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
+const struct field *proto_referral_schema(void)
+{
+	return referral_fields;
+}
+
+size_t proto_choices_text(const char *const *choices, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	for (const char *const *c = choices; c && *c; c++) {
+		const char *sep = c == choices ? "" : ", ";
+		int w = snprintf(n < outlen ? out + n : NULL, n < outlen ? outlen - n : 0, "%s%s",
+		                 sep, *c);
+
+		n += w > 0 ? (size_t)w : 0;
+	}
+	return n;
+}
+
 /* Length in characters of valid UTF-8 (jansson guarantees validity). */
 static size_t utf8_len(const char *s)
 {
@@ -262,7 +283,7 @@ static void join_path(char *out, size_t outlen, const char *base, const char *na
 static bool check_value(json_t *v, const struct field *f, const char *path, const char *today,
                         struct proto_error *pe)
 {
-	char detail[200];
+	char detail[PROTO_DETAIL_MAX];
 	switch (f->kind) {
 	case K_STRING:
 	case K_ENUM:
@@ -283,10 +304,15 @@ static bool check_value(json_t *v, const struct field *f, const char *path, cons
 			for (const char *const *c = f->choices; *c; c++)
 				if (strcmp(*c, s) == 0)
 					return true;
-			size_t n = (size_t)snprintf(detail, sizeof detail, "must be one of:");
-			for (const char *const *c = f->choices; *c && n < sizeof detail; c++)
-				n += (size_t)snprintf(detail + n, sizeof detail - n, "%s %s",
-				                      c == f->choices ? "" : ",", *c);
+			/* The whole list or none of it: a cut list would look
+			 * complete and hide the value the user wanted. */
+			size_t pre = strlen(PROTO_ENUM_PREFIX);
+			memcpy(detail, PROTO_ENUM_PREFIX, pre + 1);
+			if (pre +
+			        proto_choices_text(f->choices, detail + pre, sizeof detail - pre) >=
+			    sizeof detail)
+				snprintf(detail, sizeof detail,
+				         "must be one of the values proto/API.md lists");
 			return schema_fail(pe, PROTO_INVALID_FIELD, path, detail);
 		} else {
 			size_t n = utf8_len(s);
@@ -525,10 +551,14 @@ bool proto_parse_list_query(const char *status, const char *limit, const char *c
 		for (const char *const *s = referral_statuses; *s; s++)
 			if (strcmp(*s, status) == 0)
 				q->status = *s;
-		if (!q->status)
-			return schema_fail(pe, PROTO_INVALID_PARAMETER, "status",
-			                   "must be one of: submitted, info_requested, accepted, "
-			                   "declined, withdrawn");
+		if (!q->status) {
+			char detail[PROTO_DETAIL_MAX];
+			size_t pre = strlen(PROTO_ENUM_PREFIX);
+
+			memcpy(detail, PROTO_ENUM_PREFIX, pre + 1);
+			proto_choices_text(referral_statuses, detail + pre, sizeof detail - pre);
+			return schema_fail(pe, PROTO_INVALID_PARAMETER, "status", detail);
+		}
 	}
 	if (limit) {
 		char *end;

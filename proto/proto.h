@@ -49,13 +49,29 @@ enum proto_err {
 	PROTO_ERR_COUNT
 };
 
+/* Room for any detail, the longest "must be one of: ..." list included: a
+ * list cut short would hide the very value the user was looking for.
+ * tests/unit/test_enums.c checks that every list of every schema fits. */
+#define PROTO_DETAIL_MAX 512
+/* How an enum's detail starts; the choices follow, "a, b, c". */
+#define PROTO_ENUM_PREFIX "must be one of: "
+
 /* A validation failure: which code, which field, and a human detail that
  * never quotes the rejected value (it may be personal data). */
 struct proto_error {
 	enum proto_err code;
 	char field[PROTO_FIELD_PATH_MAX];
-	char detail[256];
+	char detail[PROTO_DETAIL_MAX];
 };
+
+/* "a, b, c" from a NULL-terminated list, into out (may be NULL when
+ * outlen is 0). Returns the length the whole text needs, as snprintf
+ * does, so a caller can tell that it would not fit. */
+size_t proto_choices_text(const char *const *choices, char *out, size_t outlen);
+/* The referral's schema (proto.c), opaque here: for the unit test that
+ * walks every enum list of every schema. */
+struct field;
+const struct field *proto_referral_schema(void);
 
 const char *proto_err_code(enum proto_err e);  /* "invalid_field" */
 const char *proto_err_title(enum proto_err e); /* human title */

@@ -211,4 +211,29 @@ assert_rc "unknown command: exit 64" 64
 cli --no-such-option health
 assert_rc "unknown option: exit 64" 64
 
+# --- issue 9: version, did you mean, whole lists ----------------------------------------
+
+cli --version
+assert_rc "--version: exit 0" 0
+assert_eq "--version: the client and the API it speaks" "cdrp 0.1 (API v1)" "$(out)"
+cli version
+assert_eq "cdrp version: the same" "cdrp 0.1 (API v1)" "$(out)"
+cli referal list
+assert_rc "a mistyped command: exit 64" 64
+assert_contains "a mistyped command: did you mean" "unknown command 'referal'; did you mean 'referral'?" "$(err)"
+cli referral lsit
+assert_rc "a mistyped subcommand: exit 64" 64
+assert_contains "a mistyped subcommand: did you mean" "did you mean 'list'?" "$(err)"
+cli referral list --stauts submitted
+assert_rc "a mistyped option: exit 64" 64
+assert_contains "a mistyped option: did you mean" "did you mean '--status'?" "$(err)"
+# The daemon's refusal names every choice too: action types is the longest
+# list, cut at 200 bytes before.
+req police-referrer POST /v1/cases/999999999/actions -H 'Content-Type: application/json' \
+	-H "Idempotency-Key: $(new_key enum)" \
+	--data-binary '{"type":"eviction"}'
+assert_eq "daemon: an unknown action type is 400" 400 "$STATUS"
+assert_contains "daemon: the problem lists every action type" \
+	"criminal_behaviour_order, closure_order, other" "$(jget "$BODY" detail)"
+
 finish

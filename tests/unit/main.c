@@ -10,6 +10,7 @@ int main(void)
 	srunner_add_suite(sr, tls_suite());
 	srunner_add_suite(sr, casework_suite());
 	srunner_add_suite(sr, merkle_suite());
+	srunner_add_suite(sr, enums_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -33,12 +33,13 @@ START_TEST(defaults_and_required)
 	/* revocation checking is not optional */
 	ck_assert(!parse("tls_cert = /c\ntls_key = /k\ntls_ca = /a\ndatabase = x\n", &c, err,
 	                 sizeof err));
-	ck_assert_str_eq(err, "missing required key 'tls_crl'");
+	ck_assert_ptr_nonnull(strstr(err, "missing required key 'tls_crl'"));
+	ck_assert_ptr_null(strstr(err, "'tls_cert'"));
 	/* nor is signing the audit log's checkpoints */
 	ck_assert(!parse("tls_cert = /c\ntls_key = /k\ntls_ca = /a\ntls_crl = /r\ndatabase = x\n"
 	                 "audit_checkpoint_file = /f\n",
 	                 &c, err, sizeof err));
-	ck_assert_str_eq(err, "missing required key 'audit_signing_key'");
+	ck_assert_str_eq(err, "missing required key 'audit_signing_key'"); /* only that */
 	ck_assert_int_eq(c.group_commit_max, 32);
 	ck_assert_int_eq(c.audit_seal_interval_ms, 250);
 }
@@ -73,8 +74,29 @@ START_TEST(errors_name_the_line)
 	ck_assert(!parse("listen = 127.0.0.1\n", &c, err, sizeof err));
 	ck_assert(!parse("listen = 127.0.0.1:70000\n", &c, err, sizeof err));
 	ck_assert(!parse("log_level = loud\n", &c, err, sizeof err));
-	ck_assert(!parse("just words\n", &c, err, sizeof err));
+	ck_assert(!parse("just words\n" REQUIRED, &c, err, sizeof err));
 	ck_assert_str_eq(err, "line 1: expected key = value");
+}
+END_TEST
+
+/* cdrpd -t and startup report every error, one per line, not the first. */
+START_TEST(every_error_is_reported)
+{
+	struct cfg c;
+	char err[512];
+	ck_assert(!parse("colour = blue\npool_size = 0\nno equals\n", &c, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "line 1: unknown key 'colour'\n"));
+	ck_assert_ptr_nonnull(strstr(err, "line 2: pool_size must be an integer from 1 to 64\n"));
+	ck_assert_ptr_nonnull(strstr(err, "line 3: expected key = value\n"));
+	ck_assert_ptr_nonnull(strstr(err, "missing required key 'tls_cert'"));
+	ck_assert_ptr_nonnull(strstr(err, "missing required key 'audit_checkpoint_file'"));
+	ck_assert(!parse(REQUIRED "admin_listen = 0.0.0.0:9000\n", &c, err, sizeof err));
+	ck_assert_ptr_nonnull(strstr(err, "admin_listen must be a loopback address"));
+	ck_assert(parse(REQUIRED "admin_listen = 127.0.0.1:9000\nidempotency_key_ttl_s = 2\n", &c,
+	                err, sizeof err));
+	ck_assert_str_eq(c.admin_host, "127.0.0.1");
+	ck_assert_int_eq(c.admin_port, 9000);
+	ck_assert_int_eq(c.idempotency_key_ttl_s, 2);
 }
 END_TEST
 
@@ -117,6 +139,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, defaults_and_required);
 	tcase_add_test(tc, values_comments_and_blank_lines);
 	tcase_add_test(tc, errors_name_the_line);
+	tcase_add_test(tc, every_error_is_reported);
 	tcase_add_test(tc, handshake_limits);
 	suite_add_tcase(s, tc);
 	return s;

@@ -7,4 +7,5 @@ Suite *config_suite(void);
 Suite *tls_suite(void);
 Suite *casework_suite(void);
 Suite *merkle_suite(void);
+Suite *enums_suite(void);
 #endif
