@@ -64,51 +64,158 @@ enum tls_crl_status tls_crl_status(const X509_CRL *crl, time_t now, time_t *next
 	return next - now < TLS_CRL_WARN_S ? TLS_CRL_EXPIRING : TLS_CRL_CURRENT;
 }
 
-static bool load_crl(X509_STORE *store, const char *path, time_t *next_update, char *err,
-                     size_t errlen)
+/* `name` in one line (RFC 2253, UTF-8 kept, controls escaped). */
+static void name_line(const X509_NAME *name, char *out, size_t outlen)
+{
+	BIO *mem = BIO_new(BIO_s_mem());
+	char *p = NULL;
+	long n;
+	snprintf(out, outlen, "?");
+	if (mem && X509_NAME_print_ex(mem, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
+	    (n = BIO_get_mem_data(mem, &p)) > 0)
+		snprintf(out, outlen, "%.*s", (int)n, p);
+	BIO_free(mem);
+}
+
+/* Whether one of the CAs in `cas` issued `crl`: same name as its issuer,
+ * and its key verifies the CRL's signature. */
+static bool crl_issuer_known(X509_CRL *crl, STACK_OF(X509) * cas, bool *name_seen)
+{
+	const X509_NAME *issuer = X509_CRL_get_issuer(crl);
+	*name_seen = false;
+	for (int i = 0; i < sk_X509_num(cas); i++) {
+		X509 *ca = sk_X509_value(cas, i);
+		if (X509_NAME_cmp(X509_get_subject_name(ca), issuer) != 0)
+			continue;
+		*name_seen = true;
+		EVP_PKEY *key = X509_get0_pubkey(ca);
+		if (key && X509_CRL_verify(crl, key) == 1)
+			return true;
+	}
+	ERR_clear_error();
+	return false;
+}
+
+/* Every CRL in `path` into `store`, one per CA of the chain (several during
+ * a CA changeover: both CAs in tls_ca, both CRLs in tls_crl). The file is
+ * refused if any CRL is outside its validity period or was not issued by a
+ * CA in `store` (loaded from `ca_path`); `next_update` is the earliest
+ * nextUpdate, 0 if none has one. */
+static bool load_crl(X509_STORE *store, const char *path, const char *ca_path, time_t *next_update,
+                     char *err, size_t errlen)
 {
 	bool ok = false;
+	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+	STACK_OF(X509) *cas = NULL;
 	X509_CRL *crl = NULL;
+	*next_update = 0;
+	ERR_clear_error();
+	if (!crls)
+		log_fatal("out of memory");
 	BIO *bio = BIO_new_file(path, "r");
 	if (!bio) {
 		openssl_error(err, errlen, "cannot open CRL", path);
 		goto out;
 	}
-	crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL);
-	if (!crl) {
+	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL))) {
+		if (!sk_X509_CRL_push(crls, crl))
+			log_fatal("out of memory");
+	}
+	if (sk_X509_CRL_num(crls) == 0) {
 		openssl_error(err, errlen, "cannot parse CRL", path);
 		goto out;
 	}
-	/* OpenSSL would load an expired CRL and then fail every handshake with
-	 * "CRL has expired": say so now, naming the file and the date. */
-	char when[64];
-	switch (tls_crl_status(crl, time(NULL), next_update, when, sizeof when)) {
-	case TLS_CRL_EXPIRED:
-		snprintf(err, errlen,
-		         "CRL %s expired: its nextUpdate was %s; every client handshake would "
-		         "fail. Issue a new CRL from the CA",
-		         path, when);
-		goto out;
-	case TLS_CRL_NOT_YET_VALID:
-		snprintf(err, errlen,
-		         "CRL %s is not valid yet: its lastUpdate is %s; every client handshake "
-		         "would fail. Check the clocks of this host and the CA",
-		         path, when);
-		goto out;
-	case TLS_CRL_CURRENT:
-	case TLS_CRL_EXPIRING:
-		break;
-	}
-	if (!X509_STORE_add_crl(store, crl)) {
-		openssl_error(err, errlen, "cannot use CRL", path);
+	/* The end of the file reads as "no start line"; anything else is a
+	 * damaged CRL after the good ones. */
+	unsigned long e = ERR_peek_last_error();
+	if (e && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)) {
+		char what[64];
+		snprintf(what, sizeof what, "cannot parse CRL %d in", sk_X509_CRL_num(crls) + 1);
+		openssl_error(err, errlen, what, path);
 		goto out;
 	}
+	ERR_clear_error();
+	cas = X509_STORE_get1_all_certs(store);
+	if (!cas)
+		log_fatal("out of memory");
+
+	int n = sk_X509_CRL_num(crls);
+	for (int i = 0; i < n; i++) {
+		crl = sk_X509_CRL_value(crls, i);
+		char issuer[256], when[64];
+		time_t next = 0;
+		bool name_seen;
+		name_line(X509_CRL_get_issuer(crl), issuer, sizeof issuer);
+		/* OpenSSL would load an expired CRL and then fail every handshake
+		 * (of that CA's certificates) with "CRL has expired": say so now,
+		 * naming the file, the CRL and the date. */
+		switch (tls_crl_status(crl, time(NULL), &next, when, sizeof when)) {
+		case TLS_CRL_EXPIRED:
+			if (n == 1)
+				snprintf(
+				    err, errlen,
+				    "CRL %s expired: its nextUpdate was %s; every client handshake "
+				    "would fail. Issue a new CRL from the CA",
+				    path, when);
+			else
+				snprintf(
+				    err, errlen,
+				    "CRL %s: CRL %d of %d (issuer %s) expired: its nextUpdate was "
+				    "%s; "
+				    "every client handshake with a certificate from that CA would "
+				    "fail. Issue a new CRL from that CA",
+				    path, i + 1, n, issuer, when);
+			goto out;
+		case TLS_CRL_NOT_YET_VALID:
+			if (n == 1)
+				snprintf(
+				    err, errlen,
+				    "CRL %s is not valid yet: its lastUpdate is %s; every client "
+				    "handshake would fail. Check the clocks of this host and the "
+				    "CA",
+				    path, when);
+			else
+				snprintf(
+				    err, errlen,
+				    "CRL %s: CRL %d of %d (issuer %s) is not valid yet: its "
+				    "lastUpdate "
+				    "is %s; every client handshake with a certificate from that CA "
+				    "would fail. Check the clocks of this host and that CA",
+				    path, i + 1, n, issuer, when);
+			goto out;
+		case TLS_CRL_CURRENT:
+		case TLS_CRL_EXPIRING:
+			break;
+		}
+		if (!crl_issuer_known(crl, cas, &name_seen)) {
+			/* "CRL FILE" or "CRL FILE: CRL 2 of 3". */
+			char at[32] = "";
+			if (n > 1)
+				snprintf(at, sizeof at, ": CRL %d of %d", i + 1, n);
+			const char *why = name_seen
+			                      ? "is not signed by the key of the CA of that name in"
+			                      : "was not issued by a CA in";
+			snprintf(err, errlen, "CRL %s%s (issuer %s) %s %s (tls_ca)", path, at,
+			         issuer, why, ca_path);
+			goto out;
+		}
+		if (next && (!*next_update || next < *next_update))
+			*next_update = next;
+	}
+	for (int i = 0; i < n; i++)
+		if (!X509_STORE_add_crl(store, sk_X509_CRL_value(crls, i))) {
+			openssl_error(err, errlen, "cannot use CRL", path);
+			goto out;
+		}
 	/* Every certificate of the chain, intermediates too. */
 	X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
 	ok = true;
 out:
-	X509_CRL_free(crl);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	sk_X509_pop_free(cas, X509_free);
 	BIO_free(bio);
+	if (!ok)
+		*next_update = 0;
 	return ok;
 }
 
@@ -154,7 +261,8 @@ SSL_CTX *tls_server_ctx(const struct cfg *c, time_t *crl_next_update, char *err,
 		goto fail;
 	}
 	SSL_CTX_set_client_CA_list(ctx, cas);
-	if (!load_crl(SSL_CTX_get_cert_store(ctx), c->tls_crl, crl_next_update, err, errlen))
+	if (!load_crl(SSL_CTX_get_cert_store(ctx), c->tls_crl, c->tls_ca, crl_next_update, err,
+	              errlen))
 		goto fail;
 	SSL_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);

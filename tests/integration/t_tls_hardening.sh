@@ -7,8 +7,12 @@
 # certificate's names. Stalled handshakes neither hold max_connections nor
 # keep a legitimate client out: they have their own budget
 # (max_handshakes, oldest dropped first) and deadline
-# (tls_handshake_timeout_ms). Extra cdrpds run on their own ports and CRL
-# copies; the devstack's files are never changed.
+# (tls_handshake_timeout_ms). During a CA changeover (two CAs in tls_ca,
+# both CRLs in tls_crl) every CRL is loaded and checked: either CA's
+# certificates work and its revoked ones are refused, a bad CRL anywhere in
+# the file is refused naming it, and the warning gives the earliest
+# nextUpdate. Extra cdrpds run on their own ports and CRL copies; the
+# devstack's files are never changed.
 # shellcheck source=lib.sh source-path=SCRIPTDIR disable=SC2317  # helpers run via check()
 . "$(dirname "$0")/lib.sh"
 
@@ -293,5 +297,150 @@ assert_match "the log says why: timeout" \
 	'tls: handshake failed from 127\.0\.0\.1:[0-9]+: timeout: no complete handshake within [0-9]+ ms' \
 	"$(cat "$WORK/deadline.log")"
 assert_eq "legitimate clients are served" 200 "$(health_code 5)"
+
+# --- two CAs during a changeover: every CRL in tls_crl is loaded ----------------------
+
+# A second CA (as a partnership's new CA would be) with its own CRLs; the
+# trusted bundle holds both CAs and tls_crl both CRLs, one after the other.
+# ca2 DIR CN: a CA in DIR (own database, same openssl.cnf as the dev CA).
+ca2() {
+	mkdir -p -- "$1/ca-db/certs" &&
+		cp -- "$WORK/openssl.cnf" "$1/" &&
+		(cd -- "$1" && : >ca-db/index.txt && echo 1000 >ca-db/serial && echo 1000 >ca-db/crlnumber &&
+			openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key &&
+			openssl req -new -x509 -config openssl.cnf -extensions ca_ext -key ca.key \
+				-subj "/CN=$2" -days 3650 -sha256 -out ca.crt) >>"$WORK/openssl.log" 2>&1
+}
+# ca2_client DIR NAME SUBJECT: DIR/NAME.crt and .key, a client certificate of that CA.
+ca2_client() {
+	(cd -- "$1" && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$2.key" &&
+		openssl req -new -config openssl.cnf -key "$2.key" -subj "$3" -out "$2.csr" &&
+		openssl ca -batch -notext -config openssl.cnf -extensions client_ext -in "$2.csr" \
+			-out "$2.crt") >>"$WORK/openssl.log" 2>&1
+}
+# ca2_crl DIR FILE LAST NEXT: a CRL of that CA with these dates.
+ca2_crl() {
+	(cd -- "$1" && openssl ca -batch -config openssl.cnf -gencrl \
+		-crl_lastupdate "$3" -crl_nextupdate "$4" -out "$2") >>"$WORK/openssl.log" 2>&1
+}
+# ca2_revoke DIR NAME: revoke DIR/NAME.crt (key compromise).
+ca2_revoke() {
+	(cd -- "$1" && openssl ca -batch -config openssl.cnf -revoke "$2.crt" \
+		-crl_reason keyCompromise) >>"$WORK/openssl.log" 2>&1
+}
+# crl_lists CRL CERT: the CRL lists CERT's serial number.
+crl_lists() {
+	local serial
+	serial=$(openssl x509 -in "$2" -noout -serial) || return 1
+	openssl crl -in "$1" -noout -text | grep -q "Serial Number: ${serial#serial=}\$"
+}
+CA2=$WORK/ca2
+CA2_CN="cdrp Test Partnership CA 2"
+check "made a second CA (CA2)" ca2 "$CA2" "$CA2_CN"
+# Same identity as police-referrer (registered in the devstack), from CA2.
+check "made a CA2 client certificate for HMPOL / Dana Whitlock" \
+	ca2_client "$CA2" dana "/O=HMPOL/CN=Dana Whitlock"
+check "made a second CA2 client certificate, to revoke" \
+	ca2_client "$CA2" gone "/O=HMPOL/CN=Dana Whitlock"
+check "revoked it at CA2" ca2_revoke "$CA2" gone
+check "made CA2's current CRL (30 days)" \
+	ca2_crl "$CA2" crl-current.pem "$(utc '-1 hour')" "$(utc '+30 days')"
+check "made an expired CA2 CRL (nextUpdate 2024-03-01)" \
+	ca2_crl "$CA2" crl-expired.pem 20240201000000Z 20240301000000Z
+ca2_next=$(($(date +%s) + 3 * 86400))
+ca2_next_utc=$(date -u -d "@$ca2_next" '+%Y-%m-%d %H:%M:%S UTC')
+check "made a CA2 CRL expiring in 3 days" \
+	ca2_crl "$CA2" crl-expiring.pem "$(utc '-1 hour')" "$(date -u -d "@$ca2_next" +%Y%m%d%H%M%SZ)"
+check "CA2's CRL lists the revoked certificate" crl_lists "$CA2/crl-current.pem" "$CA2/gone.crt"
+cat -- "$CDRP_CA" "$CA2/ca.crt" >"$WORK/bundle.crt"
+cat -- "$WORK/current.pem" "$CA2/crl-current.pem" >"$WORK/both-crl.pem"
+
+conf_with "$WORK/both.conf" "tls_ca=$WORK/bundle.crt" "tls_crl=$WORK/both-crl.pem"
+rc=0
+out=$("$CDRPD" --check-config -c "$WORK/both.conf" 2>&1) || rc=$?
+assert_eq "--check-config with two CAs and their two CRLs: exit 0" 0 "$rc"
+assert_not_contains "and no CRL warning (both CRLs have 30 days)" "expires at" "$out"
+
+cp -- "$WORK/both-crl.pem" "$WORK/rot-crl.pem"
+check "a cdrpd trusting both CAs, with both CRLs, starts" \
+	start_daemon rot "tls_ca=$WORK/bundle.crt" "tls_crl=$WORK/rot-crl.pem"
+rot_pid=$DAEMON_PID
+req "$CA2/dana" GET /v1/health
+assert_eq "a CA2 certificate (HMPOL / Dana Whitlock) is accepted: 200" 200 "$STATUS"
+req "$CA2/gone" GET /v1/health
+assert_no_http "a CA2 certificate revoked in CA2's CRL is refused at the handshake"
+req police-referrer GET /v1/health
+assert_eq "a devstack certificate still works: 200" 200 "$STATUS"
+req revoked GET /v1/health
+assert_no_http "the revoked devstack certificate is still refused"
+rot_revoked() { [[ $(grep -Ec 'tls: handshake failed from 127\.0\.0\.1:[0-9]+: certificate revoked' "$WORK/rot.log") == 2 ]]; }
+check "both refusals are logged as revoked (not as a missing CRL)" wait_for 5 rot_revoked
+assert_not_contains "no handshake failed for want of a CRL" "CRL" \
+	"$(grep 'handshake failed' "$WORK/rot.log")"
+assert_not_contains "and no CRL warning at start" "expires at" "$(cat "$WORK/rot.log")"
+
+# SIGHUP: CA2's CRL now expires in 3 days, the devstack's in 30: the warning
+# gives the earlier date.
+cat -- "$WORK/current.pem" "$CA2/crl-expiring.pem" >"$WORK/rot-crl.pem"
+before=$(wc -l <"$WORK/rot.log")
+kill -HUP "$rot_pid"
+rot_reloaded() { tail -n "+$((before + 1))" "$WORK/rot.log" | grep -q 'SIGHUP: configuration, certificates and CRL reloaded'; }
+check "SIGHUP with CA2's CRL expiring in 3 days: reloaded" wait_for 5 rot_reloaded
+assert_contains "the warning gives CA2's nextUpdate, the earliest" \
+	"warn SIGHUP: the CRL $WORK/rot-crl.pem expires at $ca2_next_utc" \
+	"$(tail -n "+$((before + 1))" "$WORK/rot.log")"
+req "$CA2/dana" GET /v1/health
+assert_eq "the CA2 certificate is still accepted after the reload: 200" 200 "$STATUS"
+req "$CA2/gone" GET /v1/health
+assert_no_http "and the revoked CA2 certificate still refused"
+
+# The same at startup, with the expiring CRL first and then second.
+cat -- "$CA2/crl-expiring.pem" "$WORK/current.pem" >"$WORK/exp-first.pem"
+cat -- "$WORK/current.pem" "$CA2/crl-expiring.pem" >"$WORK/exp-second.pem"
+for order in first second; do
+	check "a cdrpd with CA2's 3-day CRL $order starts" \
+		start_daemon "exp-$order" "tls_ca=$WORK/bundle.crt" "tls_crl=$WORK/exp-$order.pem"
+	assert_contains "its startup log warns with CA2's nextUpdate ($order in the file)" \
+		"warn the CRL $WORK/exp-$order.pem expires at $ca2_next_utc" "$(cat "$WORK/exp-$order.log")"
+	kill "$DAEMON_PID"
+done
+
+# A CRL file whose second CRL has expired is refused, naming that CRL.
+cat -- "$WORK/current.pem" "$CA2/crl-expired.pem" >"$WORK/second-expired.pem"
+conf_with "$WORK/second-expired.conf" "tls_ca=$WORK/bundle.crt" "tls_crl=$WORK/second-expired.pem"
+rc=0
+out=$("$CDRPD" --check-config -c "$WORK/second-expired.conf" 2>&1) || rc=$?
+assert_eq "--check-config with the second CRL expired: exit 78" 78 "$rc"
+assert_contains "the error names the file, the CRL's position and issuer, and its nextUpdate" \
+	"CRL $WORK/second-expired.pem: CRL 2 of 2 (issuer CN=$CA2_CN) expired: its nextUpdate was 2024-03-01 00:00:00 UTC" \
+	"$out"
+rc=0
+conf_with "$WORK/second-expired-start.conf" "tls_ca=$WORK/bundle.crt" \
+	"tls_crl=$WORK/second-expired.pem" "port_file=$WORK/second-expired-start.port"
+timeout 20 "$CDRPD" -c "$WORK/second-expired-start.conf" >"$WORK/second-expired-start.log" 2>&1 </dev/null || rc=$?
+assert_eq "cdrpd refuses to start with the second CRL expired (exit 78)" 78 "$rc"
+assert_contains "and its log names that CRL" "CRL 2 of 2 (issuer CN=$CA2_CN) expired" \
+	"$(cat "$WORK/second-expired-start.log")"
+check "no port file was written" test ! -e "$WORK/second-expired-start.port"
+
+# A CRL whose issuer is not in tls_ca: refused, naming it.
+conf_with "$WORK/unknown-issuer.conf" "tls_crl=$WORK/both-crl.pem"
+rc=0
+out=$("$CDRPD" --check-config -c "$WORK/unknown-issuer.conf" 2>&1) || rc=$?
+assert_eq "--check-config with CA2's CRL but only the devstack CA in tls_ca: exit 78" 78 "$rc"
+assert_contains "the error names the CRL, its issuer and tls_ca" \
+	"CRL $WORK/both-crl.pem: CRL 2 of 2 (issuer CN=$CA2_CN) was not issued by a CA in $CDRP_CA (tls_ca)" \
+	"$out"
+# Same name as CA2, another key: a CRL it signs is not CA2's.
+check "made an impostor CA with CA2's name" ca2 "$WORK/impostor" "$CA2_CN"
+check "made the impostor's CRL" \
+	ca2_crl "$WORK/impostor" crl.pem "$(utc '-1 hour')" "$(utc '+30 days')"
+cat -- "$WORK/current.pem" "$WORK/impostor/crl.pem" >"$WORK/impostor-crl.pem"
+conf_with "$WORK/impostor.conf" "tls_ca=$WORK/bundle.crt" "tls_crl=$WORK/impostor-crl.pem"
+rc=0
+out=$("$CDRPD" --check-config -c "$WORK/impostor.conf" 2>&1) || rc=$?
+assert_eq "--check-config with a CRL signed by another key under CA2's name: exit 78" 78 "$rc"
+assert_contains "the error says it is not signed by that CA's key" \
+	"CRL 2 of 2 (issuer CN=$CA2_CN) is not signed by the key of the CA of that name" "$out"
 
 finish
