@@ -43,6 +43,9 @@ $(B)/migrations.h: $(SQL) deploy/embed-sql
 	@mkdir -p $(B)
 	deploy/embed-sql sql > $@.tmp && mv $@.tmp $@
 
+# test_enums.c includes proto/casework.c for its private schema tables.
+$(B)/obj/tests/unit/test_enums.o: proto/casework.c
+
 # db.c embeds the migrations: rebuild it when they change.
 $(B)/obj/daemon/db.o: $(B)/migrations.h
 

@@ -198,7 +198,10 @@ DECLARE b jsonb := p_args->'body'; m cdrp.meetings; chair int;
 BEGIN
   IF b ? 'chair' THEN
     chair := cdrp.user_id(me.partnership_id, b->'chair');
-    IF chair IS NULL OR NOT 'chair' = ANY ((SELECT roles FROM cdrp.users WHERE id = chair)) THEN
+    -- (NOT x = ANY ((SELECT roles ...))) compared 'chair' with the whole
+    -- array and failed: a 500 for every meeting created with a chair.
+    IF chair IS NULL OR NOT EXISTS (SELECT 1 FROM cdrp.users u
+                                    WHERE u.id = chair AND 'chair' = ANY (u.roles)) THEN
       PERFORM cdrp.refuse(422, 'rule_violation', 'the chair must be an active user with the chair role',
                           'chair');
     END IF;

@@ -18,6 +18,10 @@ set -uo pipefail
 : "${CDRP_BIN:?}" "${REPO:?}"
 
 readonly PSQL=/usr/lib/postgresql/15/bin/psql
+# No developer's own cdrp profile file (~/.config/cdrp/config) may steer the
+# tests: t_cli_profile names its files itself.
+export CDRP_CONFIG=/dev/null
+unset CDRP_PROFILE
 # The system python3 (a pyenv shim in PATH costs ~0.2 s per call).
 PY=python3
 if [[ -x /usr/bin/python3 ]]; then

@@ -314,4 +314,14 @@ assert_eq "improvement year to date: 50.0 %, red against 75" "50.0 red" \
 req county-analyst GET "/v1/reports/quarterly?from=2024-01-01&to=2024-02-01"
 assert_problem "the quarterly report takes fy and quarter only: 400" 400 invalid_parameter
 
+# A meeting created by a caseworker naming its chair (was a 500: the role
+# check compared 'chair' with the whole roles array).
+post_json council-caseworker /v1/meetings \
+	'{"group":"asb_task_group","held_on":"2025-11-20","chair":{"agency":"HMDC","cn":"Priya Marsh"}}'
+assert_status "a caseworker creates a meeting naming its chair: 201" 201
+assert_eq "the chair named is the chair" "Priya Marsh" "$(jget "$BODY" chair.cn)"
+post_json council-caseworker /v1/meetings \
+	'{"group":"asb_task_group","held_on":"2025-11-21","chair":{"agency":"HMDC","cn":"Sam Okafor"}}'
+assert_problem "naming a user without the chair role: 422" 422 rule_violation chair
+
 finish
