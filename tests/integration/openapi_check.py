@@ -112,6 +112,12 @@ class CSchemas:
                     for k, v in re.findall(r"\[\s*(P[BQ]_\w+)\s*\]\s*=\s*(\w+)", m.group(1)):
                         attr[k] = (f, v)
         self.referral_statuses = self.choices.get(("proto/proto.c", "referral_statuses"))
+        # GET /v1/referrals: the keys daemon/api.c's list_referrals accepts.
+        api = strip_comments(open(os.path.join(repo, "daemon/api.c"), encoding="utf-8").read())
+        m = re.search(r"static void list_referrals\(.*?\n\}", api, re.S)
+        if not m:
+            raise ValueError("no list_referrals in daemon/api.c")
+        self.referral_list_keys = re.findall(r'strcmp\(key, "(\w+)"\)', m.group(0))
         self.cache = {}
 
     def _defines(self, src):
@@ -252,9 +258,15 @@ def expected_body(cs, rk, pb):
 def expected_query(cs, rk, pq):
     """{name: (required, schema)} of a route's query string."""
     if rk == "RK_REFERRAL_LIST":
-        return {"status": (False, {"type": "string", "enum": list(cs.referral_statuses)}),
-                "limit": (False, {"type": "integer", "minimum": 1, "maximum": c_number("PROTO_LIST_LIMIT_MAX", cs.defines)}),
-                "cursor": (False, field_schema(cs, ("cursor", "K_QCURSOR", False, 0, 0, None, None)))}
+        q = {"status": (False, {"type": "string", "enum": list(cs.referral_statuses)}),
+             "limit": (False, {"type": "integer", "minimum": 1, "maximum": c_number("PROTO_LIST_LIMIT_MAX", cs.defines)}),
+             "cursor": (False, field_schema(cs, ("cursor", "K_QCURSOR", False, 0, 0, None, None)))}
+        # Every other key daemon/api.c's list_referrals accepts is a date
+        # (proto_valid_date): the checker must see a new one appear.
+        for name in cs.referral_list_keys:
+            if name not in q:
+                q[name] = (False, field_schema(cs, (name, "K_ANYDATE", False, 0, 0, None, None)))
+        return q
     if pq == "PQ_NONE":
         return {}
     if pq not in cs.query:
