@@ -130,12 +130,17 @@ static const char cdrp_usage_show[] =
     "Connection options and exit codes: cdrp --help.\n";
 
 static const char cdrp_usage_list[] =
-    "usage: cdrp referral list [--status S] [--limit N] [--cursor C] [--all] [OPTIONS]\n"
+    "usage: cdrp referral list [--status S] [--submitted-from DATE] [--submitted-to DATE]\n"
+    "                          [--limit N] [--cursor C] [--all] [OPTIONS]\n"
     "\n"
-    "List the referrals visible to you, newest first, one page at a time.\n"
+    "List the referrals visible to you, newest first, one page at a time, with\n"
+    "the subject's name (for an OFFICIAL-SENSITIVE referral only with --why).\n"
     "\n"
     "  --status S   only this status: submitted, info_requested, accepted,\n"
     "               declined or withdrawn\n"
+    "  --submitted-from DATE, --submitted-to DATE\n"
+    "               only referrals submitted on or after / on or before this\n"
+    "               day (UTC, YYYY-MM-DD)\n"
     "  --limit N    page size, 1-200 (default 50)\n"
     "  --cursor C   continue from a previous page's \"next cursor\"\n"
     "  --all        follow the cursors to the end and print every page as one;\n"
@@ -197,7 +202,7 @@ static const struct cdrp_command cdrp_intake_cmds[] = {
      .synopsis = "referral list",
      .summary = "list referrals, newest first",
      .usage = cdrp_usage_list,
-     .opts = " status limit cursor all ",
+     .opts = " status submitted-from submitted-to limit cursor all ",
      .run = cdrp_list},
 };
 #define CDRP_NINTAKE (sizeof(cdrp_intake_cmds) / sizeof(cdrp_intake_cmds[0]))
@@ -457,6 +462,8 @@ static const struct cdrp_optdef cdrp_optdefs[] = {
     {"subject-type", true, false},
     {"flagged", false, false},
     {"overdue", false, false},
+    {"submitted-from", true, false},
+    {"submitted-to", true, false},
     {"opened-from", true, false},
     {"opened-to", true, false},
     {"closed-from", true, false},
@@ -1974,6 +1981,13 @@ static int cdrp_list(const struct cdrp_opts *o)
 		fputs("\nTry 'cdrp referral list --help'.\n", stderr);
 		return CDRP_EXIT_USAGE;
 	}
+	const char *from = cdrp_opt(o, "submitted-from"), *to = cdrp_opt(o, "submitted-to");
+	if ((from && !proto_valid_date(from)) || (to && !proto_valid_date(to))) {
+		fprintf(stderr, "cdrp: invalid --%s: must be a calendar date YYYY-MM-DD\n",
+		        from && !proto_valid_date(from) ? "submitted-from" : "submitted-to");
+		fputs("Try 'cdrp referral list --help'.\n", stderr);
+		return CDRP_EXIT_USAGE;
+	}
 	f = open_memstream(&query, &qlen);
 	if (!f)
 		return cdrp_oom();
@@ -1984,6 +1998,11 @@ static int cdrp_list(const struct cdrp_opts *o)
 	if (limit && (esc = http_query_escape(limit)) != NULL)
 		fprintf(f, "%slimit=%s", status ? "&" : "", esc);
 	free(esc);
+	/* dates are plain YYYY-MM-DD: nothing to escape */
+	if (from)
+		fprintf(f, "%ssubmitted_from=%s", status || limit ? "&" : "", from);
+	if (to)
+		fprintf(f, "%ssubmitted_to=%s", status || limit || from ? "&" : "", to);
 	if (fclose(f) != 0) {
 		free(query);
 		return cdrp_oom();

@@ -268,6 +268,7 @@ static const struct render_col render_referral_cols[] = {
     {"STATUS", "status"},
     {"KIND", "case_kind"},
     {"SUBJECT", "subject_type"},
+    {"NAME", "subject_name"}, /* withheld (shown "-") without --why for OFFICIAL-SENSITIVE */
     {"AGENCY", "agency"},
     {"SUBMITTED AT", "submitted_at"},
 };

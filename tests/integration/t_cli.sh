@@ -136,6 +136,23 @@ assert_rc "list --all: exit 0" 0
 assert_contains "list --all: shows the referral" "$ref" "$(cat "$OUT")"
 cli referral list --limit 0
 assert_rc_in "list --limit 0: exit 64 or 65" "64 65"
+# The referral is OFFICIAL-SENSITIVE: its subject's name is listed only
+# with a justification; date filters by day of submission (UTC).
+today=$(date -u +%F)
+cli referral list --submitted-from "$today" --submitted-to "$today" --limit 200
+assert_rc "list --submitted-from/--submitted-to today: exit 0" 0
+assert_contains "list today: shows the referral" "$ref" "$(cat "$OUT")"
+assert_contains "list: a NAME column" "NAME" "$(head -n 1 "$OUT")"
+assert_not_contains "list without --why: the sensitive subject's name withheld" "$subject" "$(cat "$OUT")"
+cli --why "t_cli: checking this week's referrals" referral list --submitted-from "$today" --limit 200
+assert_contains "list with --why: the subject's name" "$subject" "$(cat "$OUT")"
+cli referral list --submitted-from "$(date -u -d tomorrow +%F)"
+assert_rc "list from tomorrow: exit 0" 0
+assert_not_contains "list from tomorrow: not the new referral" "$ref" "$(cat "$OUT")"
+cli referral list --submitted-from 2025-13-01
+assert_rc "list --submitted-from not a date: exit 64" 64
+cli referral list --submitted-from "$today" --submitted-to 2020-01-01
+assert_rc "list with the range reversed: refused by the server (exit 65)" 65
 
 # --- failures and their exit codes ------------------------------------------------------
 
