@@ -152,12 +152,12 @@ static const char cdrp_usage_version[] =
     "usage: cdrp version   (or: cdrp --version)\n"
     "\n"
     "Print the client's version and the version of the cdrp API it speaks:\n"
-    "  cdrp 0.1 (API v1)\n"
+    "  cdrp " PROTO_RELEASE " (API v1)\n"
     "No server is contacted and no settings are needed.\n";
 
 /* The client's version, and the API version it speaks: the /v1/ of every
- * path (cdrpd prints its own, "cdrpd 0.1 (schema N)"). */
-#define CDRP_VERSION     "0.1"
+ * path (cdrpd prints its own, "cdrpd 0.2 (schema N)"). */
+#define CDRP_VERSION     PROTO_RELEASE
 #define CDRP_API_VERSION "v1"
 
 static int cdrp_version(const struct cdrp_opts *o);

@@ -3,6 +3,7 @@
  * events: SIGTERM/SIGINT drain and exit 0, SIGHUP reloads TLS files. An
  * hourly timer warns before the CRL in use expires and shouts after. */
 #include "cdrpd.h"
+#include "proto.h"
 
 #include <event2/listener.h>
 #include <getopt.h>
@@ -259,7 +260,7 @@ int main(int argc, char **argv)
 			migrate = true;
 			break;
 		case 'V':
-			printf("cdrpd 0.1 (schema %d)\n", db_expected_version());
+			printf("cdrpd " PROTO_RELEASE " (schema %d)\n", db_expected_version());
 			return 0;
 		case 'R':
 			api_print_routes(stdout);

@@ -113,6 +113,9 @@ struct proto_list_query {
 bool proto_parse_list_query(const char *status, const char *limit, const char *cursor,
                             struct proto_list_query *q, struct proto_error *pe) PROTO_WUR;
 
+/* The release of cdrpd and cdrp (both print it with --version). */
+#define PROTO_RELEASE "0.2"
+
 /* Valid calendar date "YYYY-MM-DD" (leap years included). */
 bool proto_valid_date(const char *s);
 

@@ -358,7 +358,108 @@ sql_lit() {
 	printf "'%s'" "${1//\'/\'\'}"
 }
 
+# --- a devstack of the test's own ------------------------------------------------
+# For tests that break or rebuild a stack (audit log, backups, TLS to the
+# database, upgrades): own_stack PREFIX makes STACK (a short /tmp path: the
+# PostgreSQL socket path must fit) and, at exit, stops what runs on it with
+# OWN_DEVSTACK (default deploy/devstack) and removes it unless a check
+# failed. A test may define own_stack_cleanup_hook, run after the stack is
+# down.
+own_stack() {
+	STACK=$(mktemp -d "/tmp/$1.XXXXXX")
+	chmod 0755 "$STACK"
+	OWN_DEVSTACK=${OWN_DEVSTACK:-$REPO/deploy/devstack}
+	PG_OS_USER=
+	trap own_stack_cleanup EXIT
+}
+own_stack_cleanup() {
+	"$OWN_DEVSTACK" down "$STACK" >>"$WORK/devstack.log" 2>&1 || true
+	if declare -F own_stack_cleanup_hook >/dev/null; then
+		own_stack_cleanup_hook
+	fi
+	if ((FAILS == 0)); then
+		rm -rf -- "$STACK"
+	else
+		echo "# kept $STACK"
+	fi
+}
+# stack_up: start (or restart) it with cdrpd from STACK_BIN (default
+# CDRP_BIN), then take its env (CDRP_URL, PG*...); the cluster's OS user
+# in PG_OS_USER.
+stack_up() {
+	CDRP_BIN=${STACK_BIN:-$CDRP_BIN} "$OWN_DEVSTACK" up "$STACK" >>"$WORK/devstack.log" 2>&1 || {
+		tail -n 20 "$WORK/devstack.log" | sed 's/^/# /'
+		return 1
+	}
+	# shellcheck source=/dev/null
+	. "$STACK/env"
+	# As root the cluster runs as an unprivileged user (deploy/devstack).
+	if ((EUID == 0)); then
+		PG_OS_USER=$(stat -c %U -- "$STACK/pg/data")
+	fi
+}
+stack_down() {
+	"$OWN_DEVSTACK" down "$STACK" >>"$WORK/devstack.log" 2>&1
+}
+# stop_cdrpd: the stack's cdrpd only; PostgreSQL stays up.
+stop_cdrpd() {
+	local pid
+	pid=$(cat "$STACK/cdrpd.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null || return 0
+	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"
+}
+# start_stack_cdrpd BINARY: BINARY -c $CONF in the background, logging to
+# $LOG, its pid in $STACK/cdrpd.pid (so that stack_down stops it too); waits
+# for its port file and exports CDRP_URL. Variables set on the call (e.g.
+# PGPASSFILE=...) reach the daemon.
+start_stack_cdrpd() {
+	local pid i port=
+	rm -f -- "$STACK/cdrpd.port"
+	setsid "$1" -c "$CONF" >>"$LOG" 2>&1 </dev/null &
+	pid=$!
+	echo "$pid" >"$STACK/cdrpd.pid"
+	for ((i = 0; i < 150; i++)); do
+		port=$(head -n 1 "$STACK/cdrpd.port" 2>/dev/null) && [[ $port =~ ^[0-9]+$ ]] && break
+		port=
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	[[ -n $port ]] || return 1
+	export CDRP_URL=https://127.0.0.1:$port
+}
+# audit_checkpointed: every committed audit row sealed, and the tree's size
+# signed into the database and appended to the checkpoint file.
+audit_checkpointed() {
+	local size
+	[[ $(sql "SELECT count(*) FROM cdrp.audit_log a WHERE NOT EXISTS
+	         (SELECT 1 FROM cdrp.audit_leaf l WHERE l.audit_id = a.id)") == 0 ]] || return 1
+	size=$(sql "SELECT size FROM cdrp.audit_seal_state")
+	[[ -n $size && $size != 0 ]] || return 1
+	[[ $(sql "SELECT coalesce(max(size), 0) FROM cdrp.audit_checkpoint") == "$size" ]] || return 1
+	# A note's second line is the tree size, alone on its line.
+	grep -qx -- "$size" "$CDRP_AUDIT_CHECKPOINTS" 2>/dev/null
+}
+# as_pg CMD...: as the cluster's OS user, from / (which it can read).
+as_pg() {
+	if [[ -n $PG_OS_USER ]]; then
+		(cd / && runuser -u "$PG_OS_USER" -- "$@")
+	else
+		"$@"
+	fi
+}
+
 # --- daemon -------------------------------------------------------------------
+
+# conf_with OUT KEY VALUE [IN]: OUT is the config IN (default: the
+# devstack's) with KEY = VALUE, replaced where it is, else appended. IN may
+# be OUT itself.
+conf_with() {
+	awk -v k="$2" -v v="$3" '
+		$1 == k && $2 == "=" { print k " = " v; done = 1; next }
+		{ print }
+		END { if (!done) print k " = " v }' "${4:-$CDRP_CONF}" >"$1.tmp" &&
+		mv -- "$1.tmp" "$1"
+}
 
 daemon_pid() {
 	cat -- "$CDRP_DEVSTACK/cdrpd.pid"

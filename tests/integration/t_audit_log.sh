@@ -16,34 +16,8 @@
 
 readonly ADMIN=council-admin
 CLI=$CDRP_BIN/cdrp
-DEVSTACK=$REPO/deploy/devstack
 
-# Our own stack, in a short path (PostgreSQL's socket path must fit).
-STACK=$(mktemp -d /tmp/cdrp-al.XXXXXX)
-chmod 0755 "$STACK"
-cleanup() {
-	"$DEVSTACK" down "$STACK" >>"$WORK/devstack.log" 2>&1 || true
-	if ((FAILS == 0)); then
-		rm -rf -- "$STACK"
-	else
-		echo "# kept $STACK"
-	fi
-}
-trap cleanup EXIT
-stack_up() {
-	CDRP_BIN=$CDRP_BIN "$DEVSTACK" up "$STACK" >>"$WORK/devstack.log" 2>&1 || {
-		tail -n 20 "$WORK/devstack.log" | sed 's/^/# /'
-		return 1
-	}
-	# shellcheck source=/dev/null
-	. "$STACK/env"
-}
-stop_cdrpd() { # cdrpd only: PostgreSQL stays up
-	local pid
-	pid=$(cat "$STACK/cdrpd.pid")
-	kill "$pid"
-	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"
-}
+own_stack cdrp-al
 stack_up || {
 	not_ok "own devstack up"
 	finish

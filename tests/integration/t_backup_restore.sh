@@ -21,38 +21,9 @@
 
 readonly ADMIN=council-admin
 readonly PGBIN=/usr/lib/postgresql/15/bin
-DEVSTACK=$REPO/deploy/devstack
-
-STACK=$(mktemp -d /tmp/cdrp-br.XXXXXX)
-chmod 0755 "$STACK"
-cleanup() {
-	"$DEVSTACK" down "$STACK" >>"$WORK/devstack.log" 2>&1 || true
-	# A PostgreSQL this test started by hand (recovery) stops with the rest:
-	# devstack down stops whatever runs on $STACK/pg/data.
-	if ((FAILS == 0)); then
-		rm -rf -- "$STACK"
-	else
-		echo "# kept $STACK"
-	fi
-}
-trap cleanup EXIT
-stack_up() {
-	CDRP_BIN=$CDRP_BIN "$DEVSTACK" up "$STACK" >>"$WORK/devstack.log" 2>&1 || {
-		tail -n 20 "$WORK/devstack.log" | sed 's/^/# /'
-		return 1
-	}
-	# shellcheck source=/dev/null
-	. "$STACK/env"
-}
-stack_down() {
-	"$DEVSTACK" down "$STACK" >>"$WORK/devstack.log" 2>&1
-}
-stop_cdrpd() { # cdrpd only: PostgreSQL stays up
-	local pid
-	pid=$(cat "$STACK/cdrpd.pid")
-	kill "$pid"
-	wait_for 10 bash -c "! kill -0 $pid 2>/dev/null"
-}
+# (a PostgreSQL this test starts by hand for recovery stops with the rest:
+# devstack down stops whatever runs on $STACK/pg/data)
+own_stack cdrp-br
 
 stack_up || {
 	not_ok "own devstack up"
@@ -61,18 +32,6 @@ stack_up || {
 ok "own devstack up"
 
 PGDATA_DIR=$STACK/pg/data
-# The OS user the cluster runs as (as deploy/devstack decides it).
-PG_OS_USER=
-if ((EUID == 0)); then
-	PG_OS_USER=$(stat -c %U -- "$PGDATA_DIR")
-fi
-as_pg() { # CMD...: as the cluster's OS user, from / (which it can read)
-	if [[ -n $PG_OS_USER ]]; then
-		(cd / && runuser -u "$PG_OS_USER" -- "$@")
-	else
-		"$@"
-	fi
-}
 echo "# PostgreSQL runs as ${PG_OS_USER:-$(id -un)}"
 
 ARCH=$STACK/wal-archive
@@ -97,18 +56,6 @@ submit() { # N: N referrals one after another; prints how many got 201
 	echo "$n"
 }
 referrals() { sql "SELECT count(*) FROM cdrp.referrals"; }
-# Every committed audit row sealed, the tree's size signed into the
-# database and appended to the checkpoint file.
-checkpointed() {
-	local size
-	[[ $(sql "SELECT count(*) FROM cdrp.audit_log a WHERE NOT EXISTS
-	         (SELECT 1 FROM cdrp.audit_leaf l WHERE l.audit_id = a.id)") == 0 ]] || return 1
-	size=$(sql "SELECT size FROM cdrp.audit_seal_state")
-	[[ -n $size && $size != 0 ]] || return 1
-	[[ $(sql "SELECT coalesce(max(size), 0) FROM cdrp.audit_checkpoint") == "$size" ]] || return 1
-	# A note's second line is the tree size, alone on its line.
-	grep -qx -- "$size" "$CDRP_AUDIT_CHECKPOINTS" 2>/dev/null
-}
 # hold FILE: the checkpoint file as an outside holder keeps it.
 hold() {
 	cp -- "$CDRP_AUDIT_CHECKPOINTS" "$1"
@@ -133,7 +80,7 @@ stack_up || not_ok "devstack restarted with WAL archiving"
 assert_eq "WAL archiving on" on "$(sql "SHOW archive_mode")"
 
 assert_eq "5 referrals stored" 5 "$(submit 5)"
-check "sealed and checkpointed" wait_for 10 checkpointed
+check "sealed and checkpointed" wait_for 10 audit_checkpointed
 HELD1=$WORK/held1
 hold "$HELD1"
 R1=$(referrals)
@@ -154,7 +101,7 @@ assert_eq "no writes during the backup" "$R1" "$(referrals)"
 # --- 2. writes after the backup --------------------------------------------------------------
 
 assert_eq "5 more referrals" 5 "$(submit 5)"
-check "sealed and checkpointed" wait_for 10 checkpointed
+check "sealed and checkpointed" wait_for 10 audit_checkpointed
 HELD2=$WORK/held2
 hold "$HELD2"
 R2=$(referrals)
@@ -162,7 +109,7 @@ size2=$(sql "SELECT size FROM cdrp.audit_seal_state")
 T2=$(sql "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00'")
 sleep 1.2
 assert_eq "5 more again" 5 "$(submit 5)"
-check "sealed and checkpointed" wait_for 10 checkpointed
+check "sealed and checkpointed" wait_for 10 audit_checkpointed
 HELD3=$WORK/held3
 hold "$HELD3"
 R3=$(referrals)
@@ -223,7 +170,7 @@ stop_cdrpd
 mv -- "$CDRP_AUDIT_CHECKPOINTS" "$STACK/audit-checkpoints.before-restore"
 stack_up || not_ok "cdrpd restarted with the checkpoint file moved aside"
 assert_eq "another referral" 1 "$(submit 1)"
-check "cdrpd signs again, into a new checkpoint file" wait_for 10 checkpointed
+check "cdrpd signs again, into a new checkpoint file" wait_for 10 audit_checkpointed
 assert_eq "health: signing ok" ok "$(signing)"
 verify "$HELD1"
 assert_rc "the checkpoint held at backup time still verifies against the new log" 0
@@ -281,7 +228,7 @@ assert_rc "verify with the checkpoint taken after T2: exit 3" 3
 assert_match "...as a truncation or a fork (log $now_size, held3 $size3)" \
 	"the log was truncated|not an extension of your checkpoint" "$(out)$(err)"
 assert_eq "a referral after recovery" 1 "$(submit 1)"
-check "cdrpd signs the recovered log" wait_for 10 checkpointed
+check "cdrpd signs the recovered log" wait_for 10 audit_checkpointed
 assert_eq "health: signing ok" ok "$(signing)"
 
 finish

@@ -232,9 +232,9 @@ assert_rc "unknown option: exit 64" 64
 
 cli --version
 assert_rc "--version: exit 0" 0
-assert_eq "--version: the client and the API it speaks" "cdrp 0.1 (API v1)" "$(out)"
+assert_eq "--version: the client and the API it speaks" "cdrp 0.2 (API v1)" "$(out)"
 cli version
-assert_eq "cdrp version: the same" "cdrp 0.1 (API v1)" "$(out)"
+assert_eq "cdrp version: the same" "cdrp 0.2 (API v1)" "$(out)"
 cli referal list
 assert_rc "a mistyped command: exit 64" 64
 assert_contains "a mistyped command: did you mean" "unknown command 'referal'; did you mean 'referral'?" "$(err)"

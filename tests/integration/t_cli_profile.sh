@@ -234,7 +234,7 @@ assert_not_contains "passphrase file and a terminal: no prompt" "passphrase for"
 # --- version and did-you-mean, with the daemon up --------------------------------
 
 pcli -- --version
-assert_eq "cdrp --version" "cdrp 0.1 (API v1)" "$(out)"
+assert_eq "cdrp --version" "cdrp 0.2 (API v1)" "$(out)"
 pcli -- helth
 assert_rc "a mistyped command does not reach the server: 64" 64
 assert_contains "a mistyped command: did you mean" "did you mean 'health'?" "$(err)"

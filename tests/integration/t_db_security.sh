@@ -20,13 +20,6 @@ app_sql() {
 as_role() {
 	"$PSQL" -X -q -A -t -U "$1" -v ON_ERROR_STOP=1 -c "$2" 2>&1
 }
-conf_with() { # OUT KEY VALUE [IN]
-	awk -v k="$2" -v v="$3" '
-		$1 == k && $2 == "=" { print k " = " v; done = 1; next }
-		{ print }
-		END { if (!done) print k " = " v }' "${4:-$CDRP_CONF}" >"$1.tmp" &&
-		mv -- "$1.tmp" "$1"
-}
 app_dsn=$(sed -n 's/^database = //p' "$CDRP_CONF")
 
 cleanup() {

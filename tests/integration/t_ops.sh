@@ -20,13 +20,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# conf_set FILE KEY VALUE: KEY = VALUE in FILE (replaced, else appended).
-conf_set() {
-	awk -v k="$2" -v v="$3" '
-		$1 == k && $2 == "=" { print k " = " v; done = 1; next }
-		{ print }
-		END { if (!done) print k " = " v }' "$1" >"$1.tmp" && mv -- "$1.tmp" "$1"
-}
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -41,9 +34,9 @@ assert_contains "-t: the database answers at the schema cdrpd needs" "the databa
 # does not exist: each is reported, not only the first.
 BAD_CONF=$WORK/bad.conf
 cp -- "$CDRP_CONF" "$BAD_CONF"
-conf_set "$BAD_CONF" no_such_key 1
-conf_set "$BAD_CONF" pool_size 0
-conf_set "$BAD_CONF" database "$(sed -n 's/^database = //p' "$CDRP_CONF" | sed 's/dbname=[^ ]*/dbname=cdrp_no_such_db/')"
+conf_with "$BAD_CONF" no_such_key 1 "$BAD_CONF"
+conf_with "$BAD_CONF" pool_size 0 "$BAD_CONF"
+conf_with "$BAD_CONF" database "$(sed -n 's/^database = //p' "$CDRP_CONF" | sed 's/dbname=[^ ]*/dbname=cdrp_no_such_db/')" "$BAD_CONF"
 out=$("$CDRPD" -t -c "$BAD_CONF" 2>&1)
 assert_eq "-t with three faults: exit 78" 78 "$?"
 assert_contains "-t reports the unknown key" "unknown key 'no_such_key'" "$out"
@@ -54,7 +47,7 @@ assert_not_contains "-t prints no connection password or key material" "PRIVATE"
 
 # admin_listen must be loopback: it has no TLS.
 cp -- "$CDRP_CONF" "$BAD_CONF"
-conf_set "$BAD_CONF" admin_listen 0.0.0.0:9999
+conf_with "$BAD_CONF" admin_listen 0.0.0.0:9999 "$BAD_CONF"
 out=$("$CDRPD" -t -c "$BAD_CONF" 2>&1)
 assert_eq "-t with admin_listen on all addresses: exit 78" 78 "$?"
 assert_contains "-t says why" "admin_listen must be a loopback address" "$out"
@@ -64,9 +57,9 @@ assert_contains "-t says why" "admin_listen must be a loopback address" "$out"
 ADMIN_PORT=$(free_port)
 ADMIN=http://127.0.0.1:$ADMIN_PORT
 cp -- "$CDRP_CONF" "$OPS_CONF"
-conf_set "$OPS_CONF" port_file "$OPS_PORT"
-conf_set "$OPS_CONF" admin_listen "127.0.0.1:$ADMIN_PORT"
-conf_set "$OPS_CONF" idempotency_key_ttl_s 2
+conf_with "$OPS_CONF" port_file "$OPS_PORT" "$OPS_CONF"
+conf_with "$OPS_CONF" admin_listen "127.0.0.1:$ADMIN_PORT" "$OPS_CONF"
+conf_with "$OPS_CONF" idempotency_key_ttl_s 2 "$OPS_CONF"
 rm -f -- "$OPS_PORT"
 "$CDRPD" -c "$OPS_CONF" >>"$OPS_LOG" 2>&1 </dev/null &
 ops_pid=$!
@@ -149,19 +142,19 @@ json.dump(d, open(sys.argv[2], "w"))
 EOF
 post_referral police-referrer "$(new_key big)" "$big"
 assert_status "a 2 KB referral before the reload: 201" 201
-conf_set "$OPS_CONF" max_body_bytes 1024
-conf_set "$OPS_CONF" log_level debug
-conf_set "$OPS_CONF" pool_size 2
+conf_with "$OPS_CONF" max_body_bytes 1024 "$OPS_CONF"
+conf_with "$OPS_CONF" log_level debug "$OPS_CONF"
+conf_with "$OPS_CONF" pool_size 2 "$OPS_CONF"
 check "SIGHUP reloads the configuration" hup "configuration, certificates and CRL reloaded"
 check "SIGHUP names what needs a restart (pool_size)" grep -q "kept until a restart: pool_size" "$OPS_LOG"
 post_referral police-referrer "$(new_key big)" "$big"
 assert_status "the same 2 KB referral after max_body_bytes = 1024: 413" 413
-conf_set "$OPS_CONF" max_body_bytes 65536
-conf_set "$OPS_CONF" no_such_key 1
+conf_with "$OPS_CONF" max_body_bytes 65536 "$OPS_CONF"
+conf_with "$OPS_CONF" no_such_key 1 "$OPS_CONF"
 check "SIGHUP with a broken config keeps the running one" hup "keeping the running configuration"
 post_referral police-referrer "$(new_key big)" "$big"
 assert_status "still 413: the broken file changed nothing" 413
-conf_set "$OPS_CONF" no_such_key ""
+conf_with "$OPS_CONF" no_such_key "" "$OPS_CONF"
 sed -i '/^no_such_key/d' "$OPS_CONF"
 check "SIGHUP with the config repaired" hup "configuration, certificates and CRL reloaded"
 post_referral police-referrer "$(new_key big)" "$big"

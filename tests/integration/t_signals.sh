@@ -32,17 +32,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# conf_with FILE KEY VALUE [FROM]: a copy of the config FROM (default: the
-# devstack's) in FILE with KEY set to VALUE (replaced if present, else
-# appended).
-conf_with() {
-	awk -v k="$2" -v v="$3" '
-		$1 == k && $2 == "=" { print k " = " v; done = 1; next }
-		{ print }
-		END { if (!done) print k " = " v }' "${4:-$CDRP_CONF}" >"$1.tmp" &&
-		mv -- "$1.tmp" "$1"
-}
-
 # hup_and_wait NAME PATTERN: SIGHUP the devstack's cdrpd and wait for a new
 # log line matching PATTERN.
 hup_and_wait() {
