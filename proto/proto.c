@@ -29,6 +29,8 @@ static const struct {
     [PROTO_METHOD_NOT_ALLOWED] = {"method_not_allowed", "Method not allowed", 405},
     [PROTO_IDEMPOTENCY_CONFLICT] = {"idempotency_conflict",
                                     "Idempotency-Key reused with a different body", 409},
+    [PROTO_EXTERNAL_REF_CONFLICT] = {"external_ref_conflict",
+                                     "external_ref already names another incident", 409},
     [PROTO_BODY_TOO_LARGE] = {"body_too_large", "The body is too large", 413},
     [PROTO_UNSUPPORTED_MEDIA_TYPE] = {"unsupported_media_type",
                                       "Content-Type must be application/json", 415},

@@ -46,6 +46,7 @@ enum proto_err {
 	PROTO_SHUTTING_DOWN,
 	PROTO_JUSTIFICATION_REQUIRED,
 	PROTO_INVALID_HEADER,
+	PROTO_EXTERNAL_REF_CONFLICT, /* an incident's external_ref reused for another */
 	PROTO_ERR_COUNT
 };
 

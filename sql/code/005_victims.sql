@@ -326,7 +326,7 @@ $$;
 -- same incident and report (same same_as if any, occurred_on, category,
 -- place as cdrp.norm_text compares it unless same_as, reported_on, and
 -- victims already the incident's). The same external_ref for anything
--- else is 409 idempotency_conflict, field external_ref. The answer carries
+-- else is 409 external_ref_conflict, field external_ref. The answer carries
 -- the prompts of the incident's victims, computed after the change.
 CREATE FUNCTION cdrp_impl.incident_add(me cdrp.caller, p_args jsonb,
   OUT status int, OUT body jsonb, OUT replay boolean, OUT etag text)
@@ -416,7 +416,7 @@ BEGIN
       END;
       IF differs IS NOT NULL THEN
         status := 409;
-        body := cdrp.problem('idempotency_conflict', format(
+        body := cdrp.problem('external_ref_conflict', format(
           'your agency already used this external_ref for incident %s of this case, which '
           'differs in %s: a different incident needs another external_ref', prev.id, differs),
           'external_ref');

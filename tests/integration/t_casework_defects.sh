@@ -191,18 +191,18 @@ incident council-caseworker "{$base,\"place\":\"  high   street\"}"
 assert_status "the same place written differently: still a replay (200)" 200
 assert_eq "...the existing incident" "$ie" "$(body_field id)"
 incident council-caseworker "{\"occurred_on\":\"2025-06-05\",\"reported_on\":\"2025-06-05\",\"category\":\"nuisance\",\"external_ref\":\"$EXT\",\"place\":\"High Street\"}"
-assert_problem "the external_ref reused for another date: 409" 409 idempotency_conflict external_ref
+assert_problem "the external_ref reused for another date: 409" 409 external_ref_conflict external_ref
 assert_contains "...the detail names what differs" occurred_on "$(body_field detail)"
 incident council-caseworker "{\"occurred_on\":\"2025-06-01\",\"reported_on\":\"2025-06-02\",\"category\":\"personal\",\"external_ref\":\"$EXT\",\"place\":\"High Street\"}"
-assert_problem "the external_ref reused for another category: 409" 409 idempotency_conflict external_ref
+assert_problem "the external_ref reused for another category: 409" 409 external_ref_conflict external_ref
 incident council-caseworker "{\"occurred_on\":\"2025-06-01\",\"reported_on\":\"2025-06-02\",\"category\":\"nuisance\",\"external_ref\":\"$EXT\",\"place\":\"Station Road\"}"
-assert_problem "the external_ref reused for another place: 409" 409 idempotency_conflict external_ref
+assert_problem "the external_ref reused for another place: 409" 409 external_ref_conflict external_ref
 incident council-caseworker "{\"occurred_on\":\"2025-06-01\",\"reported_on\":\"2025-06-03\",\"category\":\"nuisance\",\"external_ref\":\"$EXT\",\"place\":\"High Street\"}"
-assert_problem "the external_ref reused with another report date: 409" 409 idempotency_conflict external_ref
+assert_problem "the external_ref reused with another report date: 409" 409 external_ref_conflict external_ref
 incident council-caseworker "{\"occurred_on\":\"2025-06-01\",\"reported_on\":\"2025-06-02\",\"category\":\"nuisance\",\"external_ref\":\"$EXT\",\"place\":\"High Street\",\"victims\":[$jo,$sam]}"
-assert_problem "the external_ref reused naming another victim: 409" 409 idempotency_conflict external_ref
+assert_problem "the external_ref reused naming another victim: 409" 409 external_ref_conflict external_ref
 incident council-caseworker "{\"occurred_on\":\"2025-05-03\",\"reported_on\":\"2025-06-02\",\"category\":\"nuisance\",\"external_ref\":\"$EXT\",\"place\":\"Mill Lane\",\"same_as\":$(sql "SELECT id FROM cdrp.incidents WHERE case_id = $cid AND occurred_on = '2025-05-03' AND category = 'nuisance'")}"
-assert_problem "the external_ref reused with same_as naming another incident: 409" 409 idempotency_conflict external_ref
+assert_problem "the external_ref reused with same_as naming another incident: 409" 409 external_ref_conflict external_ref
 assert_eq "db: the conflicts recorded nothing" "$n0|1" \
 	"$(incidents_of_case)|$(sql "SELECT count(*) FROM cdrp.incident_reports WHERE external_ref = $(sql_lit "$EXT")")"
 # External references are each agency's own: housing may use the same one.
