@@ -61,7 +61,10 @@ else
 	git -C "$REPO" archive "$OLD_REV" | tar -x -C "$OLD_SRC"
 	how="git archive"
 fi
-if make -C "$OLD_SRC" -j2 all >>"$WORK/build.log" 2>&1 && [[ -x $OLD_BIN/cdrpd && -x $OLD_BIN/cdrp ]]; then
+# A plain build: not the sanitizer settings a make check-asan passes down
+# in MAKEFLAGS (they would build into build-asan/).
+if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u B -u OPT -u CFLAGS -u LDFLAGS \
+	make -C "$OLD_SRC" -j2 all >>"$WORK/build.log" 2>&1 && [[ -x $OLD_BIN/cdrpd && -x $OLD_BIN/cdrp ]]; then
 	ok "old cdrpd and cdrp built from $OLD_REV ($how, $((SECONDS - t0)) s)"
 else
 	not_ok "old cdrpd and cdrp built from $OLD_REV ($how)" "$(tail -n 20 "$WORK/build.log")"
