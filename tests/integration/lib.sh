@@ -198,6 +198,21 @@ post_referral() {
 		-H "Idempotency-Key: $key" --data-binary "@$file" "$@"
 }
 
+# post WHO PATH JSON [CURL_ARGS...]: a POST with a JSON body.
+post() {
+	local who=$1 path=$2 json=$3
+	shift 3
+	req "$who" POST "$path" -H 'Content-Type: application/json' --data-binary "$json" "$@"
+}
+
+# etag: the ETag of the last response without its quotes.
+etag() {
+	local e
+	e=$(header etag)
+	e=${e#\"}
+	printf '%s\n' "${e%\"}"
+}
+
 # header NAME: the value of header NAME in the last response (first one).
 header() {
 	awk -v want="$(printf '%s' "$1" | tr '[:upper:]' '[:lower:]')" '

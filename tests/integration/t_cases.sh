@@ -56,26 +56,11 @@ submit() {
 	[[ $STATUS == 201 ]] || not_ok "submit $2: 201" "got $STATUS: $(head -c 300 "$BODY")"
 }
 
-# post WHO PATH JSON [CURL_ARGS...]: a POST with a JSON body.
-post() {
-	local who=$1 path=$2 json=$3
-	shift 3
-	req "$who" POST "$path" -H 'Content-Type: application/json' --data-binary "$json" "$@"
-}
-
 # patch WHO PATH JSON [CURL_ARGS...]
 patch() {
 	local who=$1 path=$2 json=$3
 	shift 3
 	req "$who" PATCH "$path" -H 'Content-Type: application/json' --data-binary "$json" "$@"
-}
-
-# etag: the ETag of the last response without its quotes.
-etag() {
-	local e
-	e=$(header etag)
-	e=${e#\"}
-	printf '%s\n' "${e%\"}"
 }
 
 # accept_new WHO REFERRAL_ID [JSON]: accept into a new case; its reference in CREF.

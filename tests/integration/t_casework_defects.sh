@@ -16,21 +16,6 @@ TODAY=$(date -u +%F)
 TOMORROW=$(date -u -d '+1 day' +%F)
 YESTERDAY=$(date -u -d '-1 day' +%F)
 
-# post WHO PATH JSON [CURL_ARGS...]: a POST with a JSON body.
-post() {
-	local who=$1 path=$2 json=$3
-	shift 3
-	req "$who" POST "$path" -H 'Content-Type: application/json' --data-binary "$json" "$@"
-}
-
-# etag: the ETag of the last response without its quotes.
-etag() {
-	local e
-	e=$(header etag)
-	e=${e#\"}
-	printf '%s\n' "${e%\"}"
-}
-
 # referral FILE SUBJECT VICTIMS_JSON INCIDENTS_JSON: a referral body.
 referral() {
 	"$PY" - "$@" <<'EOF'

@@ -94,9 +94,6 @@ assert_eq "the database is at the old schema" "$OLD_SCHEMA" "$(schema_version)"
 PGDATA_DIR=$STACK/pg/data
 
 # Data written by the old cdrpd: three referrals, one accepted into a case.
-post() { # WHO PATH JSON
-	req "$1" POST "$2" -H 'Content-Type: application/json' --data-binary "$3"
-}
 declare -a REF_IDS=() REF_REFS=()
 for name in "Morgan Oldham" "Casey Oldfield" "Jamie Oldcastle"; do
 	write_referral "$WORK/referral.json" "$name"

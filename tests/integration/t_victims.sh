@@ -12,13 +12,6 @@ TODAY=$(date -u +%F)
 
 # --- helpers ------------------------------------------------------------------------
 
-# post WHO PATH JSON [CURL_ARGS...]: a POST with a JSON body.
-post() {
-	local who=$1 path=$2 json=$3
-	shift 3
-	req "$who" POST "$path" -H 'Content-Type: application/json' --data-binary "$json" "$@"
-}
-
 # bq EXPR: the Python expression EXPR evaluated on the last body (as `d`).
 bq() {
 	"$PY" - "$BODY" "$1" <<'EOF' 2>/dev/null || echo "<error>"
