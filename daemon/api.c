@@ -354,7 +354,7 @@ static void call_api(struct api_req *r, const char *args, const char *key, const
 	}
 	const char *params[] = {r->who.agency, r->who.user, r->rt->fn,   args,
 	                        key,           hash,        partnership, why};
-	int stmt = strcmp(r->rt->fn, "referral_submit") == 0 ? submit_stmt : call_stmt;
+	int stmt = r->rt->kind == RK_REFERRAL_SUBMIT ? submit_stmt : call_stmt;
 	r->query = db_call(r->d->db, stmt, params, 8, db_answered, r);
 	if (!r->query) {
 		respond_error(r, PROTO_DATABASE_UNAVAILABLE, NULL,

@@ -185,8 +185,6 @@ static void add_err(char *err, size_t errlen, int *nerr, const char *fmt, ...)
 	size_t n = *nerr ? strlen(err) : 0;
 	if (*nerr && n + 2 < errlen)
 		n += (size_t)snprintf(err + n, errlen - n, "\n");
-	if (!*nerr && errlen)
-		err[0] = '\0';
 	va_list ap;
 	va_start(ap, fmt);
 	if (n < errlen)
@@ -238,8 +236,8 @@ bool cfg_parse(const char *text, struct cfg *c, char *err, size_t errlen)
 				        required[i]);
 		}
 	}
-	if (c->admin_host[0] && strcmp(c->admin_host, "127.0.0.1") != 0 &&
-	    strcmp(c->admin_host, "::1") != 0 && strncmp(c->admin_host, "127.", 4) != 0)
+	if (c->admin_host[0] && strncmp(c->admin_host, "127.", 4) != 0 &&
+	    strcmp(c->admin_host, "::1") != 0)
 		add_err(err, errlen, &nerr,
 		        "admin_listen must be a loopback address (it has no TLS and no client "
 		        "certificates)");

@@ -343,10 +343,16 @@ static char *array_literal(const struct db_query *g, int from, int to, int k)
 	return out;
 }
 
+/* Part i of group g starts at this member (and ends at part_end[i]). */
+static int part_from(const struct db_query *g, int i)
+{
+	return i ? g->part_end[i - 1] : 0;
+}
+
 /* Sends part i of group g: its one call, or the merged call of all. */
 static bool send_part(struct db_conn *c, struct db_query *g, int i)
 {
-	int from = i ? g->part_end[i - 1] : 0, to = g->part_end[i];
+	int from = part_from(g, i), to = g->part_end[i];
 	struct db_query *m = g->members[from];
 	if (to - from == 1)
 		return PQsendQueryPrepared(c->pg, stmts[m->stmt].name, m->nparams,
@@ -523,7 +529,7 @@ static bool group_result(struct db_conn *c, struct db_query *g, PGresult *res)
 	} else if (st != PGRES_TUPLES_OK) {
 		g->failed = true; /* this one, or skipped after it */
 	} else {
-		int from = g->at ? g->part_end[g->at - 1] : 0, to = g->part_end[g->at];
+		int from = part_from(g, g->at), to = g->part_end[g->at];
 		if (to - from == 1 && !g->members[from]->res) {
 			g->members[from]->res = res;
 			return true;
@@ -749,7 +755,7 @@ static struct db_query *take_group(struct db_pool *p, struct db_query *q)
 		p->groups++;
 		p->group_calls += (unsigned long long)g->nmembers;
 		for (int i = 0; i < g->nparts; i++) {
-			int n = g->part_end[i] - (i ? g->part_end[i - 1] : 0);
+			int n = g->part_end[i] - part_from(g, i);
 			if (n > 1)
 				p->merged_calls += (unsigned long long)n;
 		}

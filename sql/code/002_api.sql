@@ -404,7 +404,7 @@ CREATE FUNCTION cdrp_api.submit_referrals(p_agency text, p_cn text, p_fn text, p
   p_keys text[], p_hashes bytea[], p_partnership text DEFAULT NULL, p_why text DEFAULT NULL)
 RETURNS TABLE (n int, status int, body jsonb, replay boolean, etag text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, cdrp, pg_temp AS $$
-DECLARE me cdrp.caller; fresh int[] := '{}'; ids bigint[];
+DECLARE me cdrp.caller; fresh int[] := '{}'; ids bigint[]; answers jsonb[];
 BEGIN
   IF p_fn <> 'referral_submit' OR cardinality(p_args) <> cardinality(p_keys)
      OR cardinality(p_args) <> cardinality(p_hashes) THEN
@@ -425,15 +425,15 @@ BEGIN
       SELECT me.agency_id, me.user_id, r.k, r.h, 201,
              cdrp.referral_created(r.rid, r.args->'body'), r.rid
       FROM unnest(p_keys, p_hashes, ids, p_args) r(k, h, rid, args)
-      ON CONFLICT DO NOTHING RETURNING i.referral_id)
-    SELECT coalesce(array_agg(r.n::int ORDER BY r.n), '{}') INTO fresh
+      ON CONFLICT DO NOTHING RETURNING i.referral_id, i.response)
+    SELECT coalesce(array_agg(r.n::int ORDER BY r.n), '{}'), array_agg(c.response ORDER BY r.n)
+    INTO fresh, answers
     FROM unnest(ids) WITH ORDINALITY r(rid, n) JOIN claimed c ON c.referral_id = r.rid;
     IF cardinality(fresh) > 0 THEN
       PERFORM cdrp.referrals_create(me, ARRAY(SELECT ids[f] FROM unnest(fresh) f),
                                     ARRAY(SELECT p_args[f]->'body' FROM unnest(fresh) f));
-      RETURN QUERY SELECT f, 201, cdrp.referral_created(ids[f], p_args[f]->'body'), false,
-                          NULL::text
-                   FROM unnest(fresh) f;
+      -- the answers stored with the keys
+      RETURN QUERY SELECT a.f, 201, a.body, false, NULL::text FROM unnest(fresh, answers) a(f, body);
     END IF;
   END IF;
   RETURN QUERY
